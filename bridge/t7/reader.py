@@ -1,0 +1,259 @@
+"""Load a Torch7 file into Python through our Lua reader (``lua/t7reader.lua``).
+
+The whole file is read once into memory. A fresh LuaJIT runtime walks the
+object structure in place through an FFI pointer and returns one record per
+table, Torch object and function; storage payloads are never touched by Lua,
+and NumPy arrays are views of the file's bytes at the offsets Lua noted.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bridge.errors import CheckpointError
+from bridge.t7 import runtime
+from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
+from bridge.t7.sniff import describe_non_torch
+
+LONG_SIZES = (8, 4)
+
+# Torch element type -> little-endian NumPy dtype; Long follows the file.
+_DTYPES = {
+    b"Byte": np.dtype("u1"),
+    b"Char": np.dtype("i1"),
+    b"Short": np.dtype("<i2"),
+    b"Int": np.dtype("<i4"),
+    b"Float": np.dtype("<f4"),
+    b"Double": np.dtype("<f8"),
+    b"Half": np.dtype("<f2"),
+}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded Torch7 file: its root object and how it was read."""
+
+    path: Path
+    root: Any
+    long_size: int
+    size: int
+
+
+def load(path: str | Path, *, long_size: int | None = None) -> Any:
+    """Read a Torch7 file and return its root object with NumPy arrays.
+
+    ``long_size`` (4 or 8) forces the width of C longs in the file; by default
+    it is detected.
+    """
+    return read_checkpoint(path, long_size=long_size).root
+
+
+def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkpoint:
+    """Like :func:`load`, returning the root with what was learnt reading it."""
+    path = Path(path)
+    data = _read_bytes(path)
+
+    problem = describe_non_torch(bytes(data[:512]))
+    if problem is not None:
+        raise CheckpointError(path, problem)
+    if data[:1].isdigit():
+        raise CheckpointError(
+            path,
+            "this looks like a checkpoint saved in Torch's ASCII format, which "
+            "rjs-bridge does not read yet; re-save it in binary with "
+            "torch.save(file, object) or convert it with Torch",
+        )
+
+    if long_size is not None and long_size not in LONG_SIZES:
+        raise ValueError(f"long_size must be 4 or 8, not {long_size}")
+
+    lua = runtime.new_runtime()
+    reader = runtime.load_module(lua, "t7reader")
+    address = ctypes.addressof(ctypes.c_char.from_buffer(data))
+
+    def attempt(width: int) -> Any:
+        result = reader.read(address, len(data), width)
+        if result[b"ok"] and result[b"end_offset"] != len(data):
+            end = result[b"end_offset"]
+            return _Failure(
+                end,
+                "<root>",
+                f"the checkpoint's object ends at byte {end} but the file has "
+                f"{len(data) - end} more bytes",
+            )
+        if not result[b"ok"]:
+            return _Failure(
+                result[b"offset"],
+                result[b"path"].decode("utf-8", "replace"),
+                result[b"message"].decode("utf-8", "replace"),
+            )
+        return result
+
+    if long_size is not None:
+        result = attempt(long_size)
+        if isinstance(result, _Failure):
+            raise result.error(path, f" (reading with {long_size}-byte longs)")
+        chosen = long_size
+    else:
+        chosen, result = _detect_long_size(path, attempt)
+
+    root = _build(result, data, chosen)
+    return Checkpoint(path=path, root=root, long_size=chosen, size=len(data))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    offset: int
+    path: str
+    message: str
+
+    def error(self, file: Path, suffix: str = "") -> CheckpointError:
+        return CheckpointError(file, self.message + suffix, self.offset, self.path)
+
+
+def _detect_long_size(path: Path, attempt: Any) -> tuple[int, Any]:
+    # Linux and macOS write 8-byte longs, Windows and 32-bit ARM 4-byte ones.
+    # A file read with the wrong width loses step at its first tensor, so the
+    # width under which the whole file reads cleanly is the file's.
+    first = attempt(8)
+    if not isinstance(first, _Failure) and first[b"longs_read"] == 0:
+        return 8, first
+    second = attempt(4)
+    ok8 = not isinstance(first, _Failure)
+    ok4 = not isinstance(second, _Failure)
+    if ok8 and ok4:
+        raise CheckpointError(
+            path,
+            "the file reads cleanly both with 8-byte and with 4-byte longs; "
+            "say which with --long-size 8 (Linux, macOS) or --long-size 4 "
+            "(Windows, 32-bit ARM)",
+        )
+    if ok8:
+        return 8, first
+    if ok4:
+        return 4, second
+    # Neither reads: report the attempt that got further, 8-byte on a tie.
+    worse = second if second.offset > first.offset else first
+    width = 4 if worse is second else 8
+    raise worse.error(path, f" (reading with {width}-byte longs)")
+
+
+def _read_bytes(path: Path) -> bytearray:
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(0)
+            data = bytearray(size)
+            got = f.readinto(data)
+    except IsADirectoryError:
+        raise CheckpointError(path, "is a directory, not a checkpoint") from None
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read the file: {e.strerror}") from None
+    if got != size:
+        raise CheckpointError(path, f"read {got} of {size} bytes; file changed?")
+    return data
+
+
+def _build(result: Any, data: bytearray, long_size: int) -> Any:
+    """Turn the Lua reader's records into Python objects, without recursion."""
+    heap = result[b"heap"]
+    n = result[b"n"]
+    records = [heap[slot] for slot in range(1, n + 1)]
+    objects: list[Any] = [None] * (n + 1)
+    dtypes = dict(_DTYPES)
+    dtypes[b"Long"] = np.dtype("<i8" if long_size == 8 else "<i4")
+
+    def value(v: Any) -> Any:
+        if isinstance(v, bytes):
+            return _string(v)
+        if isinstance(v, (int, float, bool)) or v is None:
+            return v
+        return objects[v[1]]
+
+    # Containers and storages first, so tensors and fields can point at them.
+    tensors = []
+    for slot, rec in enumerate(records, start=1):
+        kind = rec[b"kind"]
+        if kind == b"table":
+            objects[slot] = Table()
+        elif kind == b"object":
+            objects[slot] = TorchObject(
+                rec[b"class"].decode("utf-8", "replace"), rec[b"version"], Table()
+            )
+        elif kind == b"storage":
+            dtype = dtypes[rec[b"elem"]]
+            array = np.frombuffer(
+                data, dtype=dtype, count=rec[b"count"], offset=rec[b"data_offset"]
+            ).view(TorchArray)
+            array.torch_class = rec[b"class"].decode()
+            objects[slot] = array
+        elif kind == b"function":
+            start = rec[b"bytecode_offset"]
+            objects[slot] = TorchFunction(
+                rec[b"tag"],
+                bytes(data[start : start + rec[b"bytecode_length"]]),
+                None,
+                rec[b"at"],
+            )
+        elif kind == b"tensor":
+            tensors.append((slot, rec))
+
+    for slot, rec in tensors:
+        objects[slot] = _tensor(rec, dtypes[rec[b"elem"]], objects)
+
+    for slot, rec in enumerate(records, start=1):
+        obj = objects[slot]
+        kind = rec[b"kind"]
+        if kind == b"table":
+            keys, values = rec[b"keys"], rec[b"values"]
+            for i in range(1, rec[b"n"] + 1):
+                obj[value(keys[i])] = value(values[i])
+        elif kind == b"object":
+            fields = rec[b"fields"]
+            if fields is not None:
+                obj.fields = objects[fields[1]]
+        elif kind == b"function":
+            obj.upvalues = value(rec[b"upvalues"])
+
+    return value(result[b"root"])
+
+
+def _tensor(rec: Any, dtype: np.dtype[Any], objects: list[Any]) -> TorchArray:
+    sizes = tuple(rec[b"size"].values())
+    strides = tuple(rec[b"stride"].values())
+    offset = rec[b"offset"]
+    storage_ref = rec[b"storage"]
+    storage = objects[storage_ref[1]] if storage_ref is not None else None
+    shape = sizes if sizes else (0,)
+
+    if storage is None or not sizes or 0 in sizes:
+        array = np.empty(shape, dtype=dtype).view(TorchArray)
+    else:
+        # The Lua reader has checked the view; as_strided trusts it blindly,
+        # so check again with exact integers.
+        last = offset - 1 + sum((n - 1) * s for n, s in zip(sizes, strides))
+        if offset < 1 or last >= len(storage):
+            raise AssertionError("tensor view outside its storage")
+        array = np.lib.stride_tricks.as_strided(
+            storage[offset - 1 :],
+            shape=sizes,
+            strides=tuple(s * dtype.itemsize for s in strides),
+        ).view(TorchArray)
+    array.torch_class = rec[b"class"].decode()
+    array.storage = storage
+    array.storage_offset = offset
+    array.torch_size = sizes
+    array.torch_stride = strides
+    return array
+
+
+def _string(raw: bytes) -> str | bytes:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw

@@ -1,0 +1,453 @@
+-- Reader of Torch7's serialization format, run inside lupa's LuaJIT.
+--
+-- It follows torch7's File:readObject (File.lua at 814ea4a) but never builds
+-- live Torch objects: each table, Torch object and function becomes a plain
+-- record in `heap`, and storage payloads are skipped after noting where their
+-- bytes lie, so Python can map them straight into NumPy. Serialized functions
+-- are kept as the offset and length of their bytecode; nothing from the file
+-- is ever loaded as code.
+--
+-- The file's bytes are read in place through a LuaJIT FFI pointer handed over
+-- by Python, which keeps them alive for the duration of the call.
+
+local ffi = require("ffi")
+
+local M = {}
+
+-- Type tags, as in torch7 File.lua.
+local TYPE_NIL = 0
+local TYPE_NUMBER = 1
+local TYPE_STRING = 2
+local TYPE_TABLE = 3
+local TYPE_TORCH = 4
+local TYPE_BOOLEAN = 5
+local TYPE_FUNCTION_LEGACY = 6 -- no index; bytecode, then an upvalues object
+local TYPE_FUNCTION_RECUR_LEGACY = 7 -- index; bytecode, then a list of upvalues
+local TYPE_FUNCTION = 8 -- index; bytecode, then {name, value} upvalue records
+
+-- Deeper than this, Torch's own recursive reader has long run out of stack.
+local MAX_DEPTH = 4000
+-- numpy's limit on the number of dimensions.
+local MAX_DIMS = 64
+
+-- Element width in bytes of each storage kind; "Long" follows the file.
+local ELEMENT_SIZE = {
+  Byte = 1, Char = 1, Short = 2, Int = 4, Float = 4, Double = 8, Half = 2,
+}
+
+-- Class name -> element type for every tensor and storage class we read:
+-- CPU classes, cutorch's torch.Cuda* and cltorch's torch.Cl*. cutorch's plain
+-- CudaTensor and cltorch's ClTensor hold floats.
+local TENSOR_TYPE, STORAGE_TYPE = {}, {}
+for elem, _ in pairs(ELEMENT_SIZE) do
+  TENSOR_TYPE["torch." .. elem .. "Tensor"] = elem
+  STORAGE_TYPE["torch." .. elem .. "Storage"] = elem
+  TENSOR_TYPE["torch.Cuda" .. elem .. "Tensor"] = elem
+  STORAGE_TYPE["torch.Cuda" .. elem .. "Storage"] = elem
+  TENSOR_TYPE["torch.Cl" .. elem .. "Tensor"] = elem
+  STORAGE_TYPE["torch.Cl" .. elem .. "Storage"] = elem
+end
+for _, prefix in ipairs({ "torch.", "torch.Cuda", "torch.Cl" }) do
+  TENSOR_TYPE[prefix .. "LongTensor"] = "Long"
+  STORAGE_TYPE[prefix .. "LongStorage"] = "Long"
+end
+TENSOR_TYPE["torch.CudaTensor"] = "Float"
+STORAGE_TYPE["torch.CudaStorage"] = "Float"
+TENSOR_TYPE["torch.ClTensor"] = "Float"
+STORAGE_TYPE["torch.ClStorage"] = "Float"
+TENSOR_TYPE["torch.CudaFloatTensor"] = nil -- cutorch never had these names
+STORAGE_TYPE["torch.CudaFloatStorage"] = nil
+TENSOR_TYPE["torch.ClFloatTensor"] = nil
+STORAGE_TYPE["torch.ClFloatStorage"] = nil
+
+M.TENSOR_TYPE = TENSOR_TYPE
+M.STORAGE_TYPE = STORAGE_TYPE
+
+local int32_ptr = ffi.typeof("const int32_t *")
+local int64_ptr = ffi.typeof("const int64_t *")
+local double_ptr = ffi.typeof("const double *")
+
+-- A read error travels as a table so Python gets its parts separately.
+local FormatError = {}
+FormatError.__index = FormatError
+
+local function describe_key(key)
+  if type(key) == "string" then
+    if key:match("^[%a_][%w_]*$") then
+      return "." .. key
+    end
+    return string.format("[%q]", key)
+  end
+  if type(key) == "number" then
+    if key == math.floor(key) and math.abs(key) < 2 ^ 53 then
+      return string.format("[%d]", key)
+    end
+    return "[" .. tostring(key) .. "]"
+  end
+  return "[<" .. type(key) .. ">]"
+end
+
+function M.read(address, size, long_size)
+  local base = ffi.cast("const uint8_t *", address)
+  local pos = 0
+  local heap = {}
+  local by_index = {}
+  local refs = {}
+  local path = {}
+  local depth = 0
+  local longs_read = 0
+
+  local function path_string()
+    local parts = { "<root>" }
+    for i = 1, #path do
+      parts[#parts + 1] = path[i]
+    end
+    return table.concat(parts)
+  end
+
+  local function fail(offset, message)
+    error(setmetatable({
+      offset = offset,
+      path = path_string(),
+      message = message,
+    }, FormatError), 0)
+  end
+
+  -- Every read checks first that the bytes exist.
+  local function need(n, what)
+    if n < 0 or pos + n > size then
+      fail(pos, string.format(
+        "file ends at byte %d while reading %s (%d bytes needed at offset %d)",
+        size, what, n, pos))
+    end
+  end
+
+  local function read_int(what)
+    need(4, what)
+    local v = ffi.cast(int32_ptr, base + pos)[0]
+    pos = pos + 4
+    return v
+  end
+
+  local function read_long(what)
+    need(long_size, what)
+    local v
+    if long_size == 8 then
+      v = tonumber(ffi.cast(int64_ptr, base + pos)[0])
+    else
+      v = ffi.cast(int32_ptr, base + pos)[0]
+    end
+    pos = pos + long_size
+    longs_read = longs_read + 1
+    return v
+  end
+
+  local function read_double(what)
+    need(8, what)
+    local v = ffi.cast(double_ptr, base + pos)[0]
+    pos = pos + 8
+    return v
+  end
+
+  local function read_string(what)
+    local at = pos
+    local n = read_int(what .. " length")
+    if n < 0 then
+      fail(at, string.format("%s has negative length %d", what, n))
+    end
+    need(n, what)
+    local s = ffi.string(base + pos, n)
+    pos = pos + n
+    return s
+  end
+
+  -- A composite value travels to Python as a one-element table naming its
+  -- heap slot, so Python can tell it from a number.
+  local function ref(slot)
+    local r = refs[slot]
+    if r == nil then
+      r = { slot }
+      refs[slot] = r
+    end
+    return r
+  end
+
+  local function new_record(record, index)
+    heap[#heap + 1] = record
+    record.slot = #heap
+    if index ~= nil then
+      by_index[index] = record.slot
+    end
+    return record.slot
+  end
+
+  local read_object
+
+  local function read_storage(record, elem)
+    local at = pos
+    local count = read_long("storage element count")
+    local width = elem == "Long" and long_size or ELEMENT_SIZE[elem]
+    if count < 0 then
+      fail(at, string.format("%s claims %d elements", record.class, count))
+    end
+    if count * width > size - pos then
+      fail(at, string.format(
+        "%s claims %d elements (%d bytes) but only %d bytes follow",
+        record.class, count, count * width, size - pos))
+    end
+    record.kind = "storage"
+    record.elem = elem
+    record.count = count
+    record.data_offset = pos
+    pos = pos + count * width
+  end
+
+  local function read_tensor(record, elem)
+    local at = pos
+    local ndim = read_int("tensor dimension count")
+    if ndim < 0 or ndim > MAX_DIMS then
+      fail(at, string.format(
+        "%s has %d dimensions, expected 0 to %d", record.class, ndim, MAX_DIMS))
+    end
+    local sizes, strides = {}, {}
+    for i = 1, ndim do
+      local where = pos
+      sizes[i] = read_long("tensor size")
+      if sizes[i] < 0 then
+        fail(where, string.format(
+          "%s has size %d in dimension %d", record.class, sizes[i], i))
+      end
+    end
+    for i = 1, ndim do
+      local where = pos
+      strides[i] = read_long("tensor stride")
+      if strides[i] < 0 then
+        fail(where, string.format(
+          "%s has stride %d in dimension %d", record.class, strides[i], i))
+      end
+    end
+    local offset_at = pos
+    local offset = read_long("tensor storage offset")
+
+    path[#path + 1] = ".<storage>"
+    local storage_at = pos
+    local storage = read_object()
+    path[#path] = nil
+
+    record.kind = "tensor"
+    record.elem = elem
+    record.size = sizes
+    record.stride = strides
+    record.offset = offset
+    if storage == nil then
+      return
+    end
+
+    local srec = type(storage) == "table" and heap[storage[1]] or nil
+    if srec == nil or srec.kind ~= "storage" then
+      fail(storage_at, string.format(
+        "%s is backed by a %s, expected a storage",
+        record.class, srec and (srec.class or srec.kind) or type(storage)))
+    end
+    if srec.elem ~= elem then
+      fail(storage_at, string.format(
+        "%s is backed by a %s, expected %s elements",
+        record.class, srec.class, elem))
+    end
+    record.storage = storage
+
+    -- The view must lie inside its storage: Torch offsets are 1-based.
+    local numel, last = 1, offset - 1
+    for i = 1, ndim do
+      numel = numel * sizes[i]
+      last = last + (sizes[i] - 1) * strides[i]
+    end
+    if numel > 0 and (offset < 1 or last >= srec.count) then
+      fail(offset_at, string.format(
+        "%s view (offset %d, sizes {%s}, strides {%s}) runs outside its "
+        .. "storage of %d elements",
+        record.class, offset, table.concat(sizes, ","),
+        table.concat(strides, ","), srec.count))
+    end
+  end
+
+  local function read_torch(at)
+    local index = read_int("object index")
+    local slot = by_index[index]
+    if slot ~= nil then
+      return ref(slot)
+    end
+
+    -- "V <n>" then the class name; older files have the class name only.
+    local version_at = pos
+    local first = read_string("version string")
+    local record = { index = index, at = at }
+    local version = first:match("^V (%d+)$")
+    if version ~= nil then
+      record.version = tonumber(version)
+      record.versioned = true
+      record.class = read_string("class name")
+    elseif first:match("^V ") then
+      fail(version_at, string.format(
+        "malformed version string %q, expected \"V <number>\"", first))
+    else
+      record.version = 0
+      record.versioned = false
+      record.class = first
+    end
+    if record.class == "" or record.class:find("[%z\1-\31\127]") then
+      fail(version_at, string.format("class name %q is not a class name",
+        record.class))
+    end
+    slot = new_record(record, index)
+
+    local elem = TENSOR_TYPE[record.class]
+    if elem ~= nil then
+      read_tensor(record, elem)
+      return ref(slot)
+    end
+    elem = STORAGE_TYPE[record.class]
+    if elem ~= nil then
+      read_storage(record, elem)
+      return ref(slot)
+    end
+
+    -- Any other class is a Lua class: its fields come as one table.
+    record.kind = "object"
+    local fields_at = pos
+    local fields = read_object()
+    if fields ~= nil then
+      local frec = type(fields) == "table" and heap[fields[1]] or nil
+      if frec == nil or frec.kind ~= "table" then
+        fail(fields_at, string.format(
+          "%s fields are a %s, expected a table", record.class,
+          frec and (frec.class or frec.kind) or type(fields)))
+      end
+    end
+    record.fields = fields
+    return ref(slot)
+  end
+
+  local function read_table(at)
+    local index = read_int("table index")
+    local slot = by_index[index]
+    if slot ~= nil then
+      return ref(slot)
+    end
+
+    local count_at = pos
+    local n = read_int("table size")
+    -- Each entry takes at least two 4-byte tags.
+    if n < 0 or n * 8 > size - pos then
+      fail(count_at, string.format(
+        "table claims %d entries but only %d bytes follow", n, size - pos))
+    end
+    local keys, values = {}, {}
+    local record = { kind = "table", index = index, at = at, keys = keys,
+      values = values, n = 0 }
+    slot = new_record(record, index)
+
+    local m = 0
+    for _ = 1, n do
+      local key_at = pos
+      path[#path + 1] = "[<key>]"
+      local key = read_object()
+      if key == nil then
+        fail(key_at, "table key is nil")
+      elseif key ~= key then
+        fail(key_at, "table key is NaN")
+      end
+      path[#path] = type(key) == "table" and "[<object>]" or describe_key(key)
+      local value = read_object()
+      path[#path] = nil
+      -- Lua drops entries whose value is nil.
+      if value ~= nil then
+        m = m + 1
+        keys[m] = key
+        values[m] = value
+      end
+    end
+    record.n = m
+    return ref(slot)
+  end
+
+  local function read_function(tag, at)
+    local index
+    if tag ~= TYPE_FUNCTION_LEGACY then
+      index = read_int("function index")
+      local slot = by_index[index]
+      if slot ~= nil then
+        return ref(slot)
+      end
+    end
+
+    local length_at = pos
+    local n = read_int("function bytecode length")
+    if n < 0 then
+      fail(length_at, string.format("function bytecode has length %d", n))
+    end
+    need(n, "function bytecode")
+    local record = { kind = "function", tag = tag, index = index, at = at,
+      bytecode_offset = pos, bytecode_length = n }
+    local slot = new_record(record, index)
+    pos = pos + n
+
+    path[#path + 1] = ".<upvalues>"
+    record.upvalues = read_object()
+    path[#path] = nil
+    return ref(slot)
+  end
+
+  read_object = function()
+    local at = pos
+    local tag = read_int("type tag")
+    if tag == TYPE_NIL then
+      return nil
+    elseif tag == TYPE_NUMBER then
+      return read_double("number")
+    elseif tag == TYPE_STRING then
+      return read_string("string")
+    elseif tag == TYPE_BOOLEAN then
+      local v = read_int("boolean")
+      return v == 1
+    end
+
+    if tag < TYPE_TABLE or tag > TYPE_FUNCTION then
+      fail(at, string.format(
+        "unknown type tag %d, expected 0 to 8", tag))
+    end
+    depth = depth + 1
+    if depth > MAX_DEPTH then
+      fail(at, string.format(
+        "objects nested more than %d deep", MAX_DEPTH))
+    end
+    local value
+    if tag == TYPE_TABLE then
+      value = read_table(at)
+    elseif tag == TYPE_TORCH then
+      value = read_torch(at)
+    else
+      value = read_function(tag, at)
+    end
+    depth = depth - 1
+    return value
+  end
+
+  local ok, root = pcall(read_object)
+  if not ok then
+    if getmetatable(root) == FormatError then
+      return { ok = false, offset = root.offset, path = root.path,
+        message = root.message, longs_read = longs_read }
+    end
+    local message = tostring(root)
+    if message:find("stack overflow", 1, true) then
+      return { ok = false, offset = pos, path = path_string(),
+        message = "objects nested too deep to read" }
+    end
+    error(root, 0)
+  end
+  return { ok = true, root = root, heap = heap, n = #heap, end_offset = pos,
+    longs_read = longs_read }
+end
+
+return M
