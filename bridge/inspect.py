@@ -1,0 +1,83 @@
+"""A readable outline of a loaded checkpoint, like char-rnn's inspect script."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
+from bridge.t7.reader import Checkpoint
+
+
+def describe(checkpoint: Checkpoint, *, depth: int = 3) -> Iterator[str]:
+    """Lines describing ``checkpoint``: a summary, then its object tree down to
+    ``depth`` levels. An object met a second time is named by its first path."""
+    root = checkpoint.root
+    yield f"file: {checkpoint.path}"
+    yield f"size: {checkpoint.size:,} bytes, {checkpoint.long_size}-byte longs"
+    yield from _summary(root)
+    yield ""
+    seen: dict[int, str] = {}
+    yield from _tree(root, "<root>", "", depth, seen)
+
+
+def _summary(root: Any) -> Iterator[str]:
+    if not isinstance(root, Table):
+        return
+    vocab = root.get("vocab")
+    if isinstance(vocab, Table):
+        yield f"vocabulary: {len(vocab)} tokens"
+    model = root.get("model")
+    if isinstance(model, TorchObject) and "idx_to_token" in model:
+        yield f"vocabulary: {len(model['idx_to_token'])} tokens"
+    opt = root.get("opt")
+    if isinstance(opt, Table):
+        options = ", ".join(
+            f"{k}={v!r}" for k, v in sorted(opt.items(), key=lambda kv: str(kv[0]))
+        )
+        yield f"options: {options}"
+
+
+def _tree(
+    value: Any, name: str, indent: str, depth: int, seen: dict[int, str]
+) -> Iterator[str]:
+    if isinstance(value, (Table, TorchObject, TorchArray, TorchFunction)):
+        first = seen.get(id(value))
+        if first is not None:
+            yield f"{indent}{name}: same as {first}"
+            return
+        seen[id(value)] = name
+
+    if isinstance(value, TorchArray):
+        shape = "x".join(str(n) for n in value.shape)
+        yield f"{indent}{name}: {value.torch_class} {shape} {value.dtype}"
+        return
+    if isinstance(value, TorchFunction):
+        yield f"{indent}{name}: Lua function ({len(value.bytecode)} bytes, not loaded)"
+        return
+    if isinstance(value, TorchObject):
+        yield f"{indent}{name}: {value.torch_class}"
+        entries = value.fields
+    elif isinstance(value, Table):
+        yield f"{indent}{name}: table of {len(value)}"
+        entries = value
+    else:
+        yield f"{indent}{name}: {value!r}"
+        return
+
+    if depth <= 0:
+        if entries:
+            yield f"{indent}  ..."
+        return
+    for key, child in entries.items():
+        yield from _tree(child, _key(key), indent + "  ", depth - 1, seen)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, TorchObject):
+        return f"[{key.torch_class}]"
+    if isinstance(key, Table):
+        return "[table]"
+    return f"[{key!r}]"

@@ -1,0 +1,67 @@
+"""Write output files atomically: all of it, or nothing and the old file kept."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from bridge.errors import OutputError
+
+
+def check_output_path(output: Path, *inputs: Path) -> None:
+    """Refuse an output that would overwrite an input or cannot be written."""
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if output.exists() and output.samefile(source):
+                raise OutputError(f"{output}: refusing to overwrite the input file")
+        if output.resolve() == source.resolve():
+            raise OutputError(f"{output}: refusing to overwrite the input file")
+    folder = output.parent
+    if not folder.is_dir():
+        raise OutputError(f"{output}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{output}: the folder {folder} is not writable")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a directory")
+
+
+@contextlib.contextmanager
+def atomic_output(output: Path | None) -> Iterator[BinaryIO]:
+    """A binary file to write ``output`` through; None or ``-`` means stdout.
+
+    The data goes to a temporary file beside ``output`` that replaces it only
+    when the block finishes without an exception.
+    """
+    if output is None or str(output) == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+
+    try:
+        fd, temp = tempfile.mkstemp(
+            prefix=f".{output.name}.", suffix=".part", dir=output.parent
+        )
+    except OSError as e:
+        raise OutputError(f"{output}: cannot create a file there: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
