@@ -47,7 +47,9 @@ def atomic_output(output: Path | None) -> Iterator[BinaryIO]:
             prefix=f".{output.name}.", suffix=".part", dir=output.parent
         )
     except OSError as e:
-        raise OutputError(f"{output}: cannot create a file there: {e.strerror}") from None
+        raise OutputError(
+            f"{output}: cannot create a file there: {e.strerror}"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as f:
             yield f

@@ -38,6 +38,7 @@ def main() -> None:
     cli(prog_name="rjs-bridge")
 
 
-from bridge.cli import inspect  # noqa: E402
+from bridge.cli import export, inspect  # noqa: E402
 
+cli.add_command(export.export)
 cli.add_command(inspect.inspect)

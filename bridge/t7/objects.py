@@ -46,7 +46,7 @@ class TorchObject:
     Its fields are reachable as attributes or items: ``node.data.module``.
     """
 
-    __slots__ = ("torch_class", "version", "fields")
+    __slots__ = ("fields", "torch_class", "version")
 
     def __init__(self, torch_class: str, version: int, fields: Table) -> None:
         self.torch_class = torch_class
@@ -78,7 +78,7 @@ class TorchObject:
 class TorchFunction:
     """A serialized Lua function, kept as data: its bytecode is never loaded."""
 
-    __slots__ = ("tag", "bytecode", "upvalues", "offset")
+    __slots__ = ("bytecode", "offset", "tag", "upvalues")
 
     def __init__(self, tag: int, bytecode: bytes, upvalues: Any, offset: int) -> None:
         # 6, 7 or 8: the form of function record the file used.

@@ -1,0 +1,92 @@
+"""``rjs-bridge export``: a char-rnn checkpoint to RecurrentJS JSON."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from bridge.export import default_output
+from bridge.export import export as export_model
+from bridge.recurrentjs.mapping import AUTO_BOUNDARY, NO_BOUNDARY, Boundary
+
+log = logging.getLogger(__name__)
+
+_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\\\": "\\", "\\0": "\0"}
+
+
+def _boundary(value: str) -> bytes:
+    text = _ESCAPES.get(value, value)
+    if text.startswith("\\x") and len(text) == 4:
+        try:
+            return bytes([int(text[2:], 16)])
+        except ValueError:
+            pass
+    raw = text.encode("latin-1", "replace")
+    if len(raw) != 1:
+        raise click.BadParameter(
+            f"{value!r} is not one character; use a character such as '.', "
+            "or an escape such as '\\n' or '\\x0a'"
+        )
+    return raw
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Where to write the JSON; '-' for stdout. Default: MODEL with .json.",
+)
+@click.option("--pretty", is_flag=True, help="Indent the JSON for reading.")
+@click.option(
+    "--boundary",
+    metavar="CHAR",
+    help="The character that plays RecurrentJS's START/END token 0 "
+    "(default: the newline, when the vocabulary has one). Escapes: \\n, \\t, \\xHH.",
+)
+@click.option(
+    "--no-boundary",
+    is_flag=True,
+    help="Make token 0 inert: a zero input that is never predicted.",
+)
+@click.option(
+    "--long-size",
+    type=click.Choice(["4", "8"]),
+    help="Width of C longs in the file; detected when not given.",
+)
+def export(
+    model: Path,
+    output: Path | None,
+    pretty: bool,
+    boundary: str | None,
+    no_boundary: bool,
+    long_size: str | None,
+) -> None:
+    """Convert a char-rnn LSTM checkpoint (CPU- or GPU-trained) to the JSON
+    that Karpathy's RecurrentJS character demo loads.
+
+    Needs neither Torch nor CUDA. The JSON holds the weights' exact values and
+    samples the same text distribution as the checkpoint does in Torch.
+    """
+    if boundary is not None and no_boundary:
+        raise click.UsageError("--boundary and --no-boundary exclude each other")
+    choice = AUTO_BOUNDARY
+    if no_boundary:
+        choice = NO_BOUNDARY
+    elif boundary is not None:
+        choice = Boundary(_boundary(boundary))
+
+    if output is None:
+        output = default_output(model)
+    target = None if str(output) == "-" else output
+    result = export_model(
+        model,
+        target,
+        boundary=choice,
+        pretty=pretty,
+        long_size=int(long_size) if long_size else None,
+    )
+    log.info("%s", result.summary())

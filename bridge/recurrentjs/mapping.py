@@ -1,0 +1,182 @@
+"""Map a char-rnn LSTM onto RecurrentJS's model, exactly.
+
+RecurrentJS (src/recurrent.js, forwardLSTM) computes per layer d, on input x
+and previous hidden state h::
+
+    i = sigmoid(Wix_d x + Wih_d h + bi_d)      f, o likewise with f, o
+    g = tanh(Wcx_d x + Wch_d h + bc_d)
+    c = f * c_prev + i * g;  h = o * tanh(c)
+
+and the output Whd h_top + bd, with the first layer's x = Wil[token]. char-rnn
+computes the same with i2h(x) + h2h(h), so Wix_d and Wih_d are the gate's rows
+of i2h and h2h unchanged, and each gate's bias is the sum of the two Linear
+biases (in float64). Wil is a one-hot lookup of each token's Torch index, so
+the first layer keeps Torch's weights as they are.
+
+Token 0 is RecurrentJS's START input and END output. When a boundary
+character plays token 0 (the newline by default) the demo starts a sentence
+as if after that character and ends it where char-rnn would write it. Without
+one, token 0 is inert: a zero input and a bias that makes it never sampled.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from bridge.errors import UnsupportedError
+from bridge.models.types import LSTM_GATES, CharRNNModel, Linear
+from bridge.recurrentjs.schema import Mat, RecurrentJSModel, Solver
+
+log = logging.getLogger(__name__)
+
+# RecurrentJS's names for the gates, in LSTM_GATES order.
+_GATE_LETTERS = ("i", "f", "o", "c")
+
+# The inert token's output bias: exp() of it, less any real logit, is exactly
+# 0 in float64, even after the demo divides logits by its lowest temperature.
+_NEVER = -1e300
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Which character is RecurrentJS's token 0; None makes token 0 inert.
+
+    With ``auto`` the character is used only if the vocabulary has it:
+    :data:`AUTO_BOUNDARY`, the default, picks the newline when there is one.
+    """
+
+    char: bytes | None
+    auto: bool = False
+
+
+AUTO_BOUNDARY = Boundary(b"\n", auto=True)
+NO_BOUNDARY = Boundary(None)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The RecurrentJS model and how tokens relate to Torch's indices.
+
+    ``tokens[t]`` is the 0-based Torch index of RecurrentJS token ``t``
+    (None for an inert token 0).
+    """
+
+    model: RecurrentJSModel
+    tokens: list[int | None]
+    boundary: bytes | None
+
+
+def to_recurrentjs(model: CharRNNModel, boundary: Boundary) -> Mapping:
+    """Map ``model`` onto RecurrentJS's layout; see the module docstring."""
+    _check_finite(model)
+    tokens, chosen = _token_order(model, boundary)
+    size = len(model.vocab)
+
+    # Wil[t] is the one-hot vector of token t's Torch index.
+    wil = np.zeros((len(tokens), size))
+    for token, index in enumerate(tokens):
+        if index is not None:
+            wil[token, index] = 1.0
+
+    mats: dict[str, Mat] = {"Wil": _mat(wil)}
+    for d, layer in enumerate(model.layers):
+        i2h_w = _f64(layer.i2h.weight) * layer.input_scale
+        h2h_w = _f64(layer.h2h.weight)
+        bias = _f64(layer.i2h.bias_or_zeros()) + _f64(layer.h2h.bias_or_zeros())
+        for gate, letter in zip(LSTM_GATES, _GATE_LETTERS, strict=True):
+            rows = layer.gate_rows(gate)
+            mats[f"W{letter}x{d}"] = _mat(i2h_w[rows])
+            mats[f"W{letter}h{d}"] = _mat(h2h_w[rows])
+            mats[f"b{letter}{d}"] = _mat(bias[rows].reshape(-1, 1))
+
+    # Whd row t predicts token t; an inert token 0 is never predicted.
+    decoder_w = _f64(model.decoder.weight) * model.decoder_input_scale
+    decoder_b = _f64(model.decoder.bias_or_zeros())
+    whd = np.zeros((len(tokens), decoder_w.shape[1]))
+    bd = np.full((len(tokens), 1), _NEVER)
+    for token, index in enumerate(tokens):
+        if index is not None:
+            whd[token] = decoder_w[index]
+            bd[token, 0] = decoder_b[index]
+    mats["Whd"] = _mat(whd)
+    mats["bd"] = _mat(bd)
+
+    letters = [chr(model.vocab[i][0]) if i is not None else None for i in tokens]
+    letter_to_index = {ch: t for t, ch in enumerate(letters) if ch is not None}
+    index_to_letter = {str(t): ch for t, ch in enumerate(letters) if ch is not None}
+    if any(b[0] >= 0x80 for b in model.vocab):
+        log.warning(
+            "warning: the vocabulary has bytes above 127; they appear as the "
+            "Latin-1 characters of the same value, so text in a multi-byte "
+            "encoding such as UTF-8 shows byte by byte in the RecurrentJS demo"
+        )
+
+    rjs = RecurrentJSModel(
+        hidden_sizes=model.hidden_sizes,
+        generator="lstm",
+        letter_size=size,
+        model=mats,
+        solver=Solver(),
+        letterToIndex=letter_to_index,
+        indexToLetter=index_to_letter,
+        # The demo's vocab lists the letters of tokens 1, 2, ...
+        vocab=[ch for ch in letters[1:] if ch is not None],
+    )
+    return Mapping(model=rjs, tokens=tokens, boundary=chosen)
+
+
+def _token_order(
+    model: CharRNNModel, boundary: Boundary
+) -> tuple[list[int | None], bytes | None]:
+    """RecurrentJS token -> Torch index (0-based); the vocabulary keeps the
+    checkpoint's own order."""
+    indices = list(range(len(model.vocab)))
+    char = boundary.char
+    if char is not None and char not in model.vocab:
+        if not boundary.auto:
+            raise UnsupportedError(
+                f"the boundary character {char!r} is not in the vocabulary"
+            )
+        char = None
+    if char is None:
+        if boundary.auto:
+            log.warning(
+                "warning: the vocabulary has no newline, so RecurrentJS's "
+                "START/END token 0 is inert: sentences start from a zero input "
+                "and never end early (choose a character with --boundary)"
+            )
+        return [None, *indices], None
+    at = model.vocab.index(char)
+    return [at, *(i for i in indices if i != at)], char
+
+
+def _check_finite(model: CharRNNModel) -> None:
+    linears: list[Linear] = [model.decoder]
+    for layer in model.layers:
+        linears += [layer.i2h, layer.h2h]
+    for linear in linears:
+        for name, values in (("weight", linear.weight), ("bias", linear.bias)):
+            if values is None:
+                continue
+            bad = np.argwhere(~np.isfinite(values))
+            if len(bad):
+                where = ", ".join(str(int(i) + 1) for i in bad[0])
+                raise UnsupportedError(
+                    f"{linear.where}: {name}[{where}] is {values[tuple(bad[0])]}, "
+                    "which JSON cannot hold; the checkpoint's weights are broken"
+                )
+
+
+def _f64(values: np.ndarray) -> np.ndarray:
+    # float32 widens to float64 exactly, so the JSON holds Torch's values.
+    return np.asarray(values, dtype=np.float64)
+
+
+def _mat(values: np.ndarray) -> Mat:
+    n, d = values.shape
+    encoded = msgspec.json.encode(np.ascontiguousarray(values).ravel().tolist())
+    return Mat(n=n, d=d, w=msgspec.Raw(encoded))
