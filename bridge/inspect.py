@@ -9,6 +9,10 @@ from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
 from bridge.t7.reader import Checkpoint
 
 
+# Entries shown per table before the rest are counted instead.
+_MAX_ENTRIES = 40
+
+
 def describe(checkpoint: Checkpoint, *, depth: int = 3) -> Iterator[str]:
     """Lines describing ``checkpoint``: a summary, then its object tree down to
     ``depth`` levels. An object met a second time is named by its first path."""
@@ -69,8 +73,23 @@ def _tree(
         if entries:
             yield f"{indent}  ..."
         return
-    for key, child in entries.items():
+    is_list = list(entries) == list(range(1, len(entries) + 1))
+    if is_list and len(entries) > 1 and all(_is_number(v) for v in entries.values()):
+        # Loss histories and the like: a line, not hundreds.
+        values = list(entries.values())
+        shown = ", ".join(f"{v:.6g}" for v in values[:3])
+        more = f", ... {values[-1]:.6g}" if len(values) > 3 else ""
+        yield f"{indent}  numbers: {shown}{more}"
+        return
+    for count, (key, child) in enumerate(entries.items()):
+        if count == _MAX_ENTRIES:
+            yield f"{indent}  ... {len(entries) - count} more entries"
+            break
         yield from _tree(child, _key(key), indent + "  ", depth - 1, seen)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _key(key: Any) -> str:
