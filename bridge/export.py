@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 
 from bridge.models.charrnn import recognise
-from bridge.models.types import CharRNNModel
+from bridge.models.types import RecurrentModel
 from bridge.output import atomic_output, check_output_path
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, Boundary, Mapping, to_recurrentjs
 from bridge.t7.reader import read_checkpoint
@@ -19,7 +19,7 @@ from bridge.t7.reader import read_checkpoint
 class ExportResult:
     """What an export did, for the one-line summary."""
 
-    model: CharRNNModel
+    model: RecurrentModel
     mapping: Mapping
     output: Path | None
     size: int
@@ -30,16 +30,13 @@ class ExportResult:
         sizes = ", ".join(str(s) for s in m.hidden_sizes)
         layers = "layer" if len(m.hidden_sizes) == 1 else "layers"
         boundary = self.mapping.boundary
-        token0 = (
-            f"token 0 = {boundary.decode('latin-1')!r}"
-            if boundary is not None
-            else "token 0 inert"
-        )
+        token0 = f"token 0 = {boundary!r}" if boundary is not None else "token 0 inert"
         where = "stdout" if self.output is None else str(self.output)
         return (
             f"{m.kind.upper()}, {len(m.hidden_sizes)} {layers} of {sizes}, "
-            f"vocabulary {len(m.vocab)} ({token0}), {m.parameter_count:,} parameters "
-            f"({m.weight_class}) -> {where}, {_size(self.size)}, {self.seconds:.2f} s"
+            f"vocabulary {len(m.tokens)} ({token0}), {m.source.parameters:,} "
+            f"parameters ({', '.join(m.source.tensor_classes)}) -> {where}, "
+            f"{_size(self.size)}, {self.seconds:.2f} s"
         )
 
 

@@ -46,15 +46,22 @@ def test_recognise_without_names_in_any_node_order(name: str, seed: int) -> None
 def test_recognise_finds_layers_and_gates() -> None:
     model = recognise(bridge.load(FIXTURES / "lstm_3x128.t7"), "test")
 
+    rnn = bridge.load(FIXTURES / "lstm_3x128.t7")["protos"]["rnn"]
+    i2h_2 = rnn.modules[19]
+    assert i2h_2.torch_class == "nn.Linear"
+
     assert model.kind == "lstm"
     assert model.hidden_sizes == [128, 128, 128]
-    assert [layer.gate_blocks for layer in model.layers] == [(0, 1, 2, 3)] * 3
-    assert model.layers[0].i2h.in_size == 65
-    assert model.layers[1].i2h.in_size == 128
-    assert model.decoder.out_size == 65
-    assert model.vocab[0] == b"\n"
-    assert model.weight_class == "torch.DoubleTensor"
-    assert model.parameter_count == 372417
+    assert [layer.input_size for layer in model.layers] == [65, 128, 128]
+    assert model.decoder_w.shape == (65, 128)
+    assert model.tokens[0] == b"\n"
+    assert model.token_unit == "byte"
+    assert model.source.tensor_classes == ["torch.DoubleTensor"]
+    assert model.source.parameters == 372417
+    # Gates are i2h's row blocks in order input, forget, output, candidate.
+    second = model.layers[1].gates
+    assert np.array_equal(second["forget"].x, i2h_2.weight[128:256])
+    assert np.array_equal(second["candidate"].x, i2h_2.weight[384:512])
 
 
 def test_recognise_old_dropout_scales_the_next_layer_input() -> None:
@@ -70,11 +77,14 @@ def test_recognise_old_dropout_scales_the_next_layer_input() -> None:
         msgspec.json.encode(to_recurrentjs(model, AUTO_BOUNDARY).model)
     )
 
+    decoder = next(
+        m
+        for m in rnn.modules.values()
+        if m.torch_class == "nn.Linear" and m.weight.shape == (65, 16)
+    )
     assert p == 0.5
-    assert model.decoder_input_scale == 0.5
     whd = np.array(exported["model"]["Whd"]["w"]).reshape(65, 16)
-    newline_row = model.decoder.weight[0]
-    assert np.array_equal(whd[0], newline_row * 0.5)
+    assert np.array_equal(whd[0], decoder.weight[0] * 0.5)
 
 
 def test_recognise_refuses_a_gru_graph_without_options() -> None:
@@ -103,8 +113,11 @@ def test_recognise_refuses_bad_vocabularies(change: object, message: str) -> Non
 
 def test_recognise_refuses_non_finite_weights() -> None:
     root = bridge.load(FIXTURES / "lstm_2x20.t7")
-    model = recognise(root, "lstm_2x20.t7")
-    model.decoder.weight[3, 7] = np.nan
+    decoder = root["protos"]["rnn"].modules[35]
+    decoder.weight[3, 7] = np.nan
 
-    with pytest.raises(bridge.UnsupportedError, match=r"weight\[4, 8\] is nan"):
-        to_recurrentjs(model, AUTO_BOUNDARY)
+    with pytest.raises(
+        bridge.UnsupportedError,
+        match=r"protos.rnn nn.Linear 'decoder' weight\[4, 8\] is nan \(1 such",
+    ):
+        recognise(root, "lstm_2x20.t7")

@@ -79,7 +79,7 @@ def test_export_without_boundary_matches_torch(tmp_path: Path, name: str) -> Non
 
 def test_export_with_other_boundary_matches_torch(tmp_path: Path) -> None:
     golden = json.loads((FIXTURES / "lstm_2x20.golden.json").read_text())
-    exported = _export(tmp_path, "lstm_2x20.t7", boundary=Boundary(b"."))
+    exported = _export(tmp_path, "lstm_2x20.t7", boundary=Boundary("."))
 
     assert exported["letterToIndex"]["."] == 0
     assert exported["indexToLetter"]["0"] == "."

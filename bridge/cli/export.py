@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -16,20 +17,17 @@ log = logging.getLogger(__name__)
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\\\": "\\", "\\0": "\0"}
 
 
-def _boundary(value: str) -> bytes:
+def _boundary(value: str) -> str:
     text = _ESCAPES.get(value, value)
-    if text.startswith("\\x") and len(text) == 4:
-        try:
-            return bytes([int(text[2:], 16)])
-        except ValueError:
-            pass
-    raw = text.encode("latin-1", "replace")
-    if len(raw) != 1:
+    if len(text) == 4 and text.startswith("\\x"):
+        with contextlib.suppress(ValueError):
+            text = chr(int(text[2:], 16))
+    if len(text) != 1:
         raise click.BadParameter(
             f"{value!r} is not one character; use a character such as '.', "
             "or an escape such as '\\n' or '\\x0a'"
         )
-    return raw
+    return text
 
 
 @click.command()

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from bridge.errors import UnsupportedError
+from bridge.models.checks import check_finite
 from bridge.models.nngraph import Graph, Op
-from bridge.models.types import CharRNNModel, Linear, LSTMLayer
+from bridge.models.types import GATES, Gate, Layer, RecurrentModel, Source
 from bridge.t7.objects import Table, TorchArray, TorchObject
 
 # Modules that pass their input through unchanged in evaluation mode, apart
@@ -29,7 +30,7 @@ from bridge.t7.objects import Table, TorchArray, TorchObject
 _PASS_THROUGH = {"nn.Identity", "nn.Dropout"}
 
 
-def recognise(root: Any, source: str) -> CharRNNModel:
+def recognise(root: Any, source: str) -> RecurrentModel:
     """The char-rnn model in a loaded checkpoint, or UnsupportedError saying
     what was found instead."""
     if not isinstance(root, Table):
@@ -79,16 +80,101 @@ def recognise(root: Any, source: str) -> CharRNNModel:
             f"{first.in_size} and predicts {decoder.out_size}"
         )
 
-    weight_class = getattr(first.weight, "torch_class", None) or "unknown"
-    return CharRNNModel(
+    linears = [decoder, *(x for layer in layers for x in (layer.i2h, layer.h2h))]
+    for linear in linears:
+        check_finite(linear.weight, f"{linear.where} weight")
+        if linear.bias is not None:
+            check_finite(linear.bias, f"{linear.where} bias")
+    return RecurrentModel(
         kind="lstm",
-        layers=layers,
-        decoder=decoder,
-        decoder_input_scale=decoder_scale,
-        vocab=tokens,
-        weight_class=weight_class,
-        options=options,
+        tokens=tokens,
+        token_unit="byte",
+        embedding=None,
+        layers=[layer.converted() for layer in layers],
+        decoder_w=_scaled(decoder.weight, decoder_scale),
+        decoder_b=_f64(decoder.bias_or_zeros()),
+        source=Source(
+            file=source,
+            program="char-rnn",
+            model_class=rnn.torch_class,
+            tensor_classes=sorted({_class(x.weight) for x in linears}),
+            parameters=sum(x.parameter_count for x in linears),
+            options=options,
+        ),
     )
+
+
+@dataclass(frozen=True)
+class _Linear:
+    """An ``nn.Linear``: y = weight @ x + bias, weight of shape (out, in)."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None
+    where: str
+
+    @property
+    def out_size(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def in_size(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def parameter_count(self) -> int:
+        return int(self.weight.size + (0 if self.bias is None else self.bias.size))
+
+    def bias_or_zeros(self) -> np.ndarray:
+        if self.bias is None:
+            return np.zeros(self.out_size)
+        return self.bias
+
+
+@dataclass(frozen=True)
+class _LSTMLayer:
+    """One char-rnn LSTM layer: gate pre-activations are i2h(x) + h2h(h).
+
+    ``gate_blocks`` gives, for input, forget, output and candidate in that
+    order, which block of ``hidden_size`` rows of i2h and h2h feeds the gate,
+    as found in the graph. ``input_scale`` multiplies the layer's input: 1, or
+    1 - p after an old-style ``nn.Dropout`` in evaluation mode.
+    """
+
+    i2h: _Linear
+    h2h: _Linear
+    gate_blocks: tuple[int, int, int, int]
+    input_scale: float
+
+    @property
+    def hidden_size(self) -> int:
+        return self.h2h.in_size
+
+    def converted(self) -> Layer:
+        size = self.hidden_size
+        gates = {}
+        for gate, block in zip(GATES["lstm"], self.gate_blocks, strict=True):
+            rows = slice(block * size, (block + 1) * size)
+            gates[gate] = Gate(
+                x=_scaled(self.i2h.weight[rows], self.input_scale),
+                h=self.h2h.weight[rows],
+                # One bias per gate: the two Linears' biases, summed in float64.
+                b=_f64(self.i2h.bias_or_zeros()[rows])
+                + _f64(self.h2h.bias_or_zeros()[rows]),
+            )
+        return Layer(gates)
+
+
+def _scaled(weight: np.ndarray, scale: float) -> np.ndarray:
+    return weight if scale == 1.0 else _f64(weight) * scale
+
+
+def _f64(values: np.ndarray) -> np.ndarray:
+    # float32 widens to float64 exactly.
+    return np.asarray(values, dtype=np.float64)
+
+
+def _class(array: np.ndarray) -> str:
+    return getattr(array, "torch_class", None) or type(array).__name__
 
 
 @dataclass
@@ -102,7 +188,7 @@ class _Layer:
     prev_h_input: int
 
 
-def _find_lstm(graph: Graph, where: str) -> tuple[list[LSTMLayer], Linear, float]:
+def _find_lstm(graph: Graph, where: str) -> tuple[list[_LSTMLayer], _Linear, float]:
     found = []
     for op in graph.find("nn.CAddTable"):
         if len(op.inputs) == 2 and all(p.kind == "nn.Linear" for p in op.inputs):
@@ -122,8 +208,8 @@ def _find_lstm(graph: Graph, where: str) -> tuple[list[LSTMLayer], Linear, float
         is_first = source is not None and source.kind == "OneHot"
         key = None if is_first else id(source)
         if is_first and source is not None:
-            feed = source.only_input()
-            if feed is None or graph.graph_input(feed) != 1:
+            onehot_input = source.only_input()
+            if onehot_input is None or graph.graph_input(onehot_input) != 1:
                 raise _not_lstm(where, "the one-hot encoding does not read input 1")
         if key in by_input:
             raise UnsupportedError(f"{where}: two LSTM layers read the same input")
@@ -132,9 +218,9 @@ def _find_lstm(graph: Graph, where: str) -> tuple[list[LSTMLayer], Linear, float
     ordered = []
     feed: int | None = None
     while feed in by_input:
-        layer = by_input.pop(feed)
-        ordered.append(layer)
-        feed = id(layer.next_h)
+        found_layer = by_input.pop(feed)
+        ordered.append(found_layer)
+        feed = id(found_layer.next_h)
     if by_input or not ordered:
         raise UnsupportedError(
             f"{where}: the LSTM layers do not form a stack from the one-hot input"
@@ -163,7 +249,7 @@ def _find_lstm(graph: Graph, where: str) -> tuple[list[LSTMLayer], Linear, float
     _check_state_wiring(graph, ordered, decoder.consumers[0], where)
 
     layers = [
-        LSTMLayer(
+        _LSTMLayer(
             i2h=_linear(layer.i2h, where),
             h2h=_linear(layer.h2h, where),
             gate_blocks=layer.gate_blocks,
@@ -171,16 +257,16 @@ def _find_lstm(graph: Graph, where: str) -> tuple[list[LSTMLayer], Linear, float
         )
         for layer in ordered
     ]
-    for number, layer in enumerate(layers, start=1):
-        size = layer.hidden_size
-        if layer.i2h.out_size != 4 * size or layer.h2h.out_size != 4 * size:
+    for number, lstm in enumerate(layers, start=1):
+        size = lstm.hidden_size
+        if lstm.i2h.out_size != 4 * size or lstm.h2h.out_size != 4 * size:
             raise UnsupportedError(
-                f"{where}: LSTM layer {number} has i2h of {layer.i2h.out_size} and "
-                f"h2h of {layer.h2h.out_size} outputs, expected 4 x {size}"
+                f"{where}: LSTM layer {number} has i2h of {lstm.i2h.out_size} and "
+                f"h2h of {lstm.h2h.out_size} outputs, expected 4 x {size}"
             )
-        if number > 1 and layer.i2h.in_size != layers[number - 2].hidden_size:
+        if number > 1 and lstm.i2h.in_size != layers[number - 2].hidden_size:
             raise UnsupportedError(
-                f"{where}: LSTM layer {number} reads {layer.i2h.in_size} inputs, "
+                f"{where}: LSTM layer {number} reads {lstm.i2h.in_size} inputs, "
                 f"expected {layers[number - 2].hidden_size}"
             )
     return layers, _linear(decoder, where), decoder_scale
@@ -315,7 +401,7 @@ def _dropout_scale(op: Op, where: str) -> float:
     return 1.0 - float(p)
 
 
-def _linear(op: Op, where: str) -> Linear:
+def _linear(op: Op, where: str) -> _Linear:
     module = op.module
     assert module is not None
     label = f"{where} nn.Linear" + (f" {op.name!r}" if op.name else "")
@@ -332,7 +418,7 @@ def _linear(op: Op, where: str) -> Linear:
         )
     if not np.issubdtype(weight.dtype, np.floating):
         raise UnsupportedError(f"{label}: weight holds {weight.dtype}, not floats")
-    return Linear(weight=weight, bias=bias, where=label)
+    return _Linear(weight=weight, bias=bias, where=label)
 
 
 def _vocab(vocab: Table, source: str) -> list[bytes]:

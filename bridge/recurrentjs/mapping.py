@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 
 from bridge.errors import UnsupportedError
-from bridge.models.types import LSTM_GATES, CharRNNModel, Linear
+from bridge.models.types import GATES, RecurrentModel
 from bridge.recurrentjs.schema import Mat, RecurrentJSModel, Solver
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,11 @@ class Boundary:
     :data:`AUTO_BOUNDARY`, the default, picks the newline when there is one.
     """
 
-    char: bytes | None
+    char: str | None
     auto: bool = False
 
 
-AUTO_BOUNDARY = Boundary(b"\n", auto=True)
+AUTO_BOUNDARY = Boundary("\n", auto=True)
 NO_BOUNDARY = Boundary(None)
 
 
@@ -67,48 +67,54 @@ class Mapping:
 
     model: RecurrentJSModel
     tokens: list[int | None]
-    boundary: bytes | None
+    boundary: str | None
 
 
-def to_recurrentjs(model: CharRNNModel, boundary: Boundary) -> Mapping:
+def to_recurrentjs(model: RecurrentModel, boundary: Boundary) -> Mapping:
     """Map ``model`` onto RecurrentJS's layout; see the module docstring."""
-    _check_finite(model)
+    if model.kind != "lstm":
+        raise UnsupportedError(
+            f"{model.source.file}: this is a {model.kind.upper()} model; "
+            "RecurrentJS runs LSTMs only (it has no GRU, and its RNN uses ReLU "
+            "where Torch's uses tanh). Use --format bridge, which holds it exactly"
+        )
     tokens, chosen = _token_order(model, boundary)
-    size = len(model.vocab)
 
-    # Wil[t] is the one-hot vector of token t's Torch index.
-    wil = np.zeros((len(tokens), size))
+    # Wil[t] is what the first layer reads for token t: the embedding row, or
+    # the one-hot vector of the token's Torch index.
+    wil = np.zeros((len(tokens), model.input_size))
     for token, index in enumerate(tokens):
-        if index is not None:
+        if index is None:
+            continue
+        if model.embedding is None:
             wil[token, index] = 1.0
+        else:
+            wil[token] = model.embedding[index]
 
     mats: dict[str, Mat] = {"Wil": _mat(wil)}
     for d, layer in enumerate(model.layers):
-        i2h_w = _f64(layer.i2h.weight) * layer.input_scale
-        h2h_w = _f64(layer.h2h.weight)
-        bias = _f64(layer.i2h.bias_or_zeros()) + _f64(layer.h2h.bias_or_zeros())
-        for gate, letter in zip(LSTM_GATES, _GATE_LETTERS, strict=True):
-            rows = layer.gate_rows(gate)
-            mats[f"W{letter}x{d}"] = _mat(i2h_w[rows])
-            mats[f"W{letter}h{d}"] = _mat(h2h_w[rows])
-            mats[f"b{letter}{d}"] = _mat(bias[rows].reshape(-1, 1))
+        for gate, letter in zip(GATES["lstm"], _GATE_LETTERS, strict=True):
+            weights = layer.gates[gate]
+            mats[f"W{letter}x{d}"] = _mat(weights.x)
+            mats[f"W{letter}h{d}"] = _mat(weights.h)
+            mats[f"b{letter}{d}"] = _mat(weights.b.reshape(-1, 1))
 
     # Whd row t predicts token t; an inert token 0 is never predicted.
-    decoder_w = _f64(model.decoder.weight) * model.decoder_input_scale
-    decoder_b = _f64(model.decoder.bias_or_zeros())
-    whd = np.zeros((len(tokens), decoder_w.shape[1]))
+    whd = np.zeros((len(tokens), model.decoder_w.shape[1]))
     bd = np.full((len(tokens), 1), _NEVER)
     for token, index in enumerate(tokens):
         if index is not None:
-            whd[token] = decoder_w[index]
-            bd[token, 0] = decoder_b[index]
+            whd[token] = model.decoder_w[index]
+            bd[token, 0] = model.decoder_b[index]
     mats["Whd"] = _mat(whd)
     mats["bd"] = _mat(bd)
 
-    letters = [chr(model.vocab[i][0]) if i is not None else None for i in tokens]
+    letters = [model.token_text(i) if i is not None else None for i in tokens]
     letter_to_index = {ch: t for t, ch in enumerate(letters) if ch is not None}
     index_to_letter = {str(t): ch for t, ch in enumerate(letters) if ch is not None}
-    if any(b[0] >= 0x80 for b in model.vocab):
+    if model.token_unit == "byte" and any(
+        isinstance(b, bytes) and b[0] >= 0x80 for b in model.tokens
+    ):
         log.warning(
             "warning: the vocabulary has bytes above 127; they appear as the "
             "Latin-1 characters of the same value, so text in a multi-byte "
@@ -118,7 +124,7 @@ def to_recurrentjs(model: CharRNNModel, boundary: Boundary) -> Mapping:
     rjs = RecurrentJSModel(
         hidden_sizes=model.hidden_sizes,
         generator="lstm",
-        letter_size=size,
+        letter_size=model.input_size,
         model=mats,
         solver=Solver(),
         letterToIndex=letter_to_index,
@@ -130,13 +136,14 @@ def to_recurrentjs(model: CharRNNModel, boundary: Boundary) -> Mapping:
 
 
 def _token_order(
-    model: CharRNNModel, boundary: Boundary
-) -> tuple[list[int | None], bytes | None]:
+    model: RecurrentModel, boundary: Boundary
+) -> tuple[list[int | None], str | None]:
     """RecurrentJS token -> Torch index (0-based); the vocabulary keeps the
     checkpoint's own order."""
-    indices = list(range(len(model.vocab)))
+    indices = list(range(len(model.tokens)))
+    texts = [model.token_text(i) for i in indices]
     char = boundary.char
-    if char is not None and char not in model.vocab:
+    if char is not None and char not in texts:
         if not boundary.auto:
             raise UnsupportedError(
                 f"the boundary character {char!r} is not in the vocabulary"
@@ -150,33 +157,12 @@ def _token_order(
                 "and never end early (choose a character with --boundary)"
             )
         return [None, *indices], None
-    at = model.vocab.index(char)
+    at = texts.index(char)
     return [at, *(i for i in indices if i != at)], char
-
-
-def _check_finite(model: CharRNNModel) -> None:
-    linears: list[Linear] = [model.decoder]
-    for layer in model.layers:
-        linears += [layer.i2h, layer.h2h]
-    for linear in linears:
-        for name, values in (("weight", linear.weight), ("bias", linear.bias)):
-            if values is None:
-                continue
-            bad = np.argwhere(~np.isfinite(values))
-            if len(bad):
-                where = ", ".join(str(int(i) + 1) for i in bad[0])
-                raise UnsupportedError(
-                    f"{linear.where}: {name}[{where}] is {values[tuple(bad[0])]}, "
-                    "which JSON cannot hold; the checkpoint's weights are broken"
-                )
-
-
-def _f64(values: np.ndarray) -> np.ndarray:
-    # float32 widens to float64 exactly, so the JSON holds Torch's values.
-    return np.asarray(values, dtype=np.float64)
 
 
 def _mat(values: np.ndarray) -> Mat:
     n, d = values.shape
-    encoded = msgspec.json.encode(np.ascontiguousarray(values).ravel().tolist())
-    return Mat(n=n, d=d, w=msgspec.Raw(encoded))
+    # float32 widens to float64 exactly, so the JSON holds Torch's values.
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    return Mat(n=n, d=d, w=msgspec.Raw(msgspec.json.encode(flat.tolist())))
