@@ -1,0 +1,1 @@
+"""rjs-bridge's own model format (``--format bridge``)."""
