@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from bridge.models.charrnn import recognise
+from bridge.models import recognise
 from bridge.models.types import RecurrentModel
 from bridge.output import atomic_output, check_output_path
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, Boundary, Mapping, to_recurrentjs
