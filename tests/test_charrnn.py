@@ -87,12 +87,68 @@ def test_recognise_old_dropout_scales_the_next_layer_input() -> None:
     assert np.array_equal(whd[0], decoder.weight[0] * 0.5)
 
 
-def test_recognise_refuses_a_gru_graph_without_options() -> None:
-    root = bridge.load(FIXTURES / "gru_2x32.t7")
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("gru_2x32.t7", "gru"), ("rnn_2x32.t7", "rnn"), ("lstm_2x20.t7", "lstm")],
+)
+def test_recognise_kind_from_structure_without_options(name: str, kind: str) -> None:
+    root = bridge.load(FIXTURES / name)
     del root["opt"]
+
+    assert recognise(root, name).kind == kind
+
+
+def test_recognise_refuses_a_gru_graph_said_to_be_lstm() -> None:
+    root = bridge.load(FIXTURES / "gru_2x32.t7")
+    root["opt"]["model"] = "lstm"
 
     with pytest.raises(bridge.UnsupportedError, match="not a char-rnn LSTM graph"):
         recognise(root, "gru")
+
+
+def _bridge_bytes(root: object) -> bytes:
+    model = recognise(root, "test")
+    layers = [
+        {
+            g: (v.x.tobytes(), v.h.tobytes(), v.b.tobytes())
+            for g, v in layer.gates.items()
+        }
+        for layer in model.layers
+    ]
+    return repr((model.kind, layers, model.decoder_w.tobytes())).encode()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("name", ["gru_2x32.t7", "rnn_2x32.t7"])
+def test_recognise_gru_and_rnn_in_any_node_order(name: str, seed: int) -> None:
+    root = bridge.load(FIXTURES / name)
+    expected = _bridge_bytes(root)
+    rnn = root["protos"]["rnn"]
+
+    nodes = list(rnn.forwardnodes.values())
+    random.Random(seed).shuffle(nodes)
+    rnn.fields["forwardnodes"] = Table(enumerate(nodes, start=1))
+    for node in nodes:
+        children = [c for k, c in node.children.items() if isinstance(k, int)]
+        random.Random(seed).shuffle(children)
+        node.fields["children"] = Table(enumerate(children, start=1))
+        # mapindex keeps argument order; shuffle it too where order is free.
+        mapindex = node.data.get("mapindex")
+        module = node.data.get("module")
+        if (
+            mapindex
+            and module is not None
+            and module.torch_class
+            in (
+                "nn.CAddTable",
+                "nn.CMulTable",
+            )
+        ):
+            items = [v for k, v in mapindex.items() if isinstance(k, int)]
+            random.Random(seed).shuffle(items)
+            node.data["mapindex"] = Table(enumerate(items, start=1))
+
+    assert _bridge_bytes(root) == expected
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.models import charrnn
+from bridge.errors import UnsupportedError
+from bridge.models import charrnn, torchrnn
 from bridge.models.types import GATES, Gate, Layer, RecurrentModel, Source
+from bridge.t7.objects import Table, TorchObject
 
 __all__ = ["GATES", "Gate", "Layer", "RecurrentModel", "Source", "recognise"]
+
+SUPPORTED = (
+    "char-rnn LSTM, GRU and RNN checkpoints (protos.rnn, opt, vocab) and "
+    "torch-rnn LSTM and RNN checkpoints (model, an nn.LanguageModel)"
+)
 
 
 def recognise(root: Any, source: str) -> RecurrentModel:
     """The model in a loaded checkpoint (char-rnn or torch-rnn), or an
     UnsupportedError saying what was found and which kinds are supported."""
-    return charrnn.recognise(root, source)
+    if torchrnn.is_torchrnn(root):
+        return torchrnn.recognise(root, source)
+    if charrnn.is_charrnn(root):
+        return charrnn.recognise(root, source)
+    raise UnsupportedError(
+        f"{source}: not a model rjs-bridge knows: found {_describe(root)}; "
+        f"supported are {SUPPORTED}"
+    )
+
+
+def _describe(root: Any) -> str:
+    if isinstance(root, Table):
+        keys = ", ".join(sorted(str(k) for k in root)[:12]) or "no keys"
+        return f"a table with {keys}"
+    if isinstance(root, TorchObject):
+        return f"a {root.torch_class}"
+    return f"a {type(root).__name__}"
