@@ -272,6 +272,13 @@ def test_storage_gpu_class_converts_values() -> None:
     assert view.tolist() == [1.0, 2.5]
 
 
+def test_storage_refuses_values_its_class_cannot_hold() -> None:
+    with pytest.raises(ValueError, match=r"a torch\.ByteStorage cannot hold these"):
+        storage([1, -2], "torch.ByteStorage")
+    with pytest.raises(ValueError, match=r"converted from float64 to int32"):
+        storage([1.5], "torch.IntStorage")
+
+
 def test_tensor_view_is_a_view_of_its_storage() -> None:
     flat = storage(np.zeros(6, dtype=np.float32))
     view = tensor_view(flat, 2, (2, 2), (3, 1))

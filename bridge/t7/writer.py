@@ -131,7 +131,13 @@ def storage(array: npt.ArrayLike, torch_class: str | None = None) -> TorchArray:
     if parsed is None or parsed.kind != "Storage":
         raise ValueError(f"{torch_class!r} is not a Torch storage class")
 
-    result = np.array(values.ravel(), dtype=parsed.dtype, copy=True).view(TorchArray)
+    flat = values.ravel()
+    result = np.array(flat, dtype=parsed.dtype, copy=True).view(TorchArray)
+    if parsed.dtype.kind in "iu" and not np.array_equal(result, flat):
+        raise ValueError(
+            f"a {torch_class} cannot hold these values: they change when "
+            f"converted from {values.dtype} to {parsed.dtype}"
+        )
     result.torch_class = torch_class
     return result
 
