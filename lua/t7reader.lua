@@ -9,6 +9,12 @@
 --
 -- The file's bytes are read in place through a LuaJIT FFI pointer handed over
 -- by Python, which keeps them alive for the duration of the call.
+--
+-- Files saved with torch.save(f, obj, 'ascii') are read by a second set of
+-- primitive reads (THDiskFile.c's ASCII mode: decimal numbers, each write
+-- call ending in a newline; strings as a length line, the raw bytes, a
+-- newline). A numeric storage's elements are one line of text: Lua notes
+-- where it lies and Python parses it in one call.
 
 local ffi = require("ffi")
 
@@ -63,6 +69,9 @@ STORAGE_TYPE["torch.ClFloatStorage"] = nil
 M.TENSOR_TYPE = TENSOR_TYPE
 M.STORAGE_TYPE = STORAGE_TYPE
 
+-- memchr finds the end of an ASCII storage's line without a Lua loop.
+pcall(ffi.cdef, "void *memchr(const void *s, int c, size_t n);")
+
 local int32_ptr = ffi.typeof("const int32_t *")
 local int64_ptr = ffi.typeof("const int64_t *")
 local double_ptr = ffi.typeof("const double *")
@@ -87,7 +96,9 @@ local function describe_key(key)
   return "[<" .. type(key) .. ">]"
 end
 
-function M.read(address, size, long_size)
+-- `ascii` is true for files in Torch's ASCII format; `long_size` then
+-- does not matter.
+function M.read(address, size, long_size, ascii)
   local base = ffi.cast("const uint8_t *", address)
   local pos = 0
   local heap = {}
@@ -149,6 +160,14 @@ function M.read(address, size, long_size)
     return v
   end
 
+  -- In ASCII files, raw bytes (a string, bytecode, Byte or Char data) are
+  -- followed by a newline when there are any.
+  local function end_raw(n)
+    if n > 0 and pos < size and base[pos] == 10 then
+      pos = pos + 1
+    end
+  end
+
   local function read_string(what)
     local at = pos
     local n = read_int(what .. " length")
@@ -158,7 +177,65 @@ function M.read(address, size, long_size)
     need(n, what)
     local s = ffi.string(base + pos, n)
     pos = pos + n
+    if ascii then
+      end_raw(n)
+    end
     return s
+  end
+
+  if ascii then
+    -- fscanf skips C's white space before a number; the newline ending a
+    -- write call is consumed after its last element.
+    local function is_space(c)
+      return c == 32 or (c >= 9 and c <= 13)
+    end
+
+    local function read_token(what)
+      while pos < size and is_space(base[pos]) do
+        pos = pos + 1
+      end
+      local at = pos
+      while pos < size and not is_space(base[pos]) do
+        pos = pos + 1
+      end
+      if pos == at then
+        fail(at, string.format("file ends at byte %d while reading %s", size, what))
+      end
+      local token = ffi.string(base + at, math.min(pos - at, 64))
+      if pos < size and base[pos] == 10 then
+        pos = pos + 1
+      end
+      return token, at
+    end
+
+    local function read_integer(what, low, high)
+      local token, at = read_token(what)
+      local v = token:match("^[+-]?%d+$") and tonumber(token)
+      if not v or v < low or v > high then
+        fail(at, string.format(
+          "expected a decimal integer for %s, found %q", what, token))
+      end
+      return v
+    end
+
+    read_int = function(what)
+      return read_integer(what, -2 ^ 31, 2 ^ 31 - 1)
+    end
+
+    read_long = function(what)
+      longs_read = longs_read + 1
+      return read_integer(what, -2 ^ 63, 2 ^ 63)
+    end
+
+    -- "%.17g" text; LuaJIT's tonumber rounds correctly and knows inf, nan.
+    read_double = function(what)
+      local token, at = read_token(what)
+      local v = tonumber(token)
+      if v == nil then
+        fail(at, string.format("expected a number for %s, found %q", what, token))
+      end
+      return v
+    end
   end
 
   -- A composite value travels to Python as a one-element table naming its
@@ -183,12 +260,46 @@ function M.read(address, size, long_size)
 
   local read_object
 
+  local function read_ascii_storage(record, elem, count)
+    record.kind = "storage"
+    record.elem = elem
+    record.count = count
+    if elem == "Byte" or elem == "Char" then
+      need(count, record.class .. " elements")
+      record.data_offset = pos
+      pos = pos + count
+      end_raw(count)
+      return
+    end
+
+    -- Torch writes the elements on one line; Python parses them.
+    record.text_offset = pos
+    record.text_length = 0
+    record.path = path_string()
+    if count == 0 then
+      return
+    end
+    local newline = ffi.C.memchr(base + pos, 10, size - pos)
+    if newline == nil then
+      fail(pos, string.format(
+        "file ends at byte %d inside the line of %s's %d elements",
+        size, record.class, count))
+    end
+    local stop = tonumber(ffi.cast("const uint8_t *", newline) - base)
+    record.text_length = stop - pos
+    pos = stop + 1
+  end
+
   local function read_storage(record, elem)
     local at = pos
     local count = read_long("storage element count")
     local width = elem == "Long" and long_size or ELEMENT_SIZE[elem]
     if count < 0 then
       fail(at, string.format("%s claims %d elements", record.class, count))
+    end
+    if ascii then
+      read_ascii_storage(record, elem, count)
+      return
     end
     if count * width > size - pos then
       fail(at, string.format(
@@ -337,8 +448,10 @@ function M.read(address, size, long_size)
 
     local count_at = pos
     local n = read_int("table size")
-    -- Each entry takes at least two 4-byte tags.
-    if n < 0 or n * 8 > size - pos then
+    -- Each entry takes at least two 4-byte tags (in ASCII, a key of two
+    -- 2-byte lines and a nil value's line).
+    local entry_min = ascii and 6 or 8
+    if n < 0 or n * entry_min > size - pos then
       fail(count_at, string.format(
         "table claims %d entries but only %d bytes follow", n, size - pos))
     end
@@ -391,6 +504,9 @@ function M.read(address, size, long_size)
       bytecode_offset = pos, bytecode_length = n }
     local slot = new_record(record, index)
     pos = pos + n
+    if ascii then
+      end_raw(n)
+    end
 
     path[#path + 1] = ".<upvalues>"
     record.upvalues = read_object()

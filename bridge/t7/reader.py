@@ -4,6 +4,10 @@ The whole file is read once into memory. A fresh LuaJIT runtime walks the
 object structure in place through an FFI pointer and returns one record per
 table, Torch object and function; storage payloads are never touched by Lua,
 and NumPy arrays are views of the file's bytes at the offsets Lua noted.
+
+Files in Torch's ASCII format (``torch.save(f, obj, 'ascii')``, told apart by
+their first byte, a digit) are read too: Lua notes where each numeric
+storage's line of text lies and NumPy parses it in one call.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,7 +27,7 @@ from bridge.t7.sniff import describe_non_torch
 LONG_SIZES = (8, 4)
 
 # Torch element type -> little-endian NumPy dtype; Long follows the file.
-_DTYPES = {
+_DTYPES: dict[bytes, np.dtype[Any]] = {
     b"Byte": np.dtype("u1"),
     b"Char": np.dtype("i1"),
     b"Short": np.dtype("<i2"),
@@ -42,13 +46,15 @@ class Checkpoint:
     root: Any
     long_size: int
     size: int
+    # "ascii" for a file saved with torch.save(f, obj, 'ascii').
+    mode: Literal["binary", "ascii"] = "binary"
 
 
 def load(path: str | Path, *, long_size: int | None = None) -> Any:
     """Read a Torch7 file and return its root object with NumPy arrays.
 
     ``long_size`` (4 or 8) forces the width of C longs in the file; by default
-    it is detected.
+    it is detected. Both of Torch's formats, binary and ASCII, are read.
     """
     return read_checkpoint(path, long_size=long_size).root
 
@@ -61,13 +67,9 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
     problem = describe_non_torch(bytes(data[:512]))
     if problem is not None:
         raise CheckpointError(path, problem)
-    if data[:1].isdigit():
-        raise CheckpointError(
-            path,
-            "this looks like a checkpoint saved in Torch's ASCII format, which "
-            "rjs-bridge does not read yet; re-save it in binary with "
-            "torch.save(file, object) or convert it with Torch",
-        )
+    # A binary file starts with a type tag of 0 to 8 in its first byte, an
+    # ASCII one with the tag's digits.
+    ascii = data[:1].isdigit()
 
     if long_size is not None and long_size not in LONG_SIZES:
         raise ValueError(f"long_size must be 4 or 8, not {long_size}")
@@ -77,7 +79,7 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
     address = ctypes.addressof(ctypes.c_char.from_buffer(data))
 
     def attempt(width: int) -> Any:
-        result = reader.read(address, len(data), width)
+        result = reader.read(address, len(data), width, ascii)
         if result[b"ok"] and result[b"end_offset"] != len(data):
             end = result[b"end_offset"]
             return _Failure(
@@ -94,7 +96,13 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
             )
         return result
 
-    if long_size is not None:
+    if ascii:
+        # Longs are decimal text: their width does not matter.
+        result = attempt(8)
+        if isinstance(result, _Failure):
+            raise result.error(path, " (reading Torch's ASCII format)")
+        chosen = 8
+    elif long_size is not None:
         result = attempt(long_size)
         if isinstance(result, _Failure):
             raise result.error(path, f" (reading with {long_size}-byte longs)")
@@ -102,8 +110,14 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
     else:
         chosen, result = _detect_long_size(path, attempt)
 
-    root = _build(result, data, chosen)
-    return Checkpoint(path=path, root=root, long_size=chosen, size=len(data))
+    root = _build(result, data, chosen, path)
+    return Checkpoint(
+        path=path,
+        root=root,
+        long_size=chosen,
+        size=len(data),
+        mode="ascii" if ascii else "binary",
+    )
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,7 @@ def _read_bytes(path: Path) -> bytearray:
     return data
 
 
-def _build(result: Any, data: bytearray, long_size: int) -> Any:
+def _build(result: Any, data: bytearray, long_size: int, file: Path) -> Any:
     """Turn the Lua reader's records into Python objects, without recursion."""
     heap = result[b"heap"]
     n = result[b"n"]
@@ -187,9 +201,12 @@ def _build(result: Any, data: bytearray, long_size: int) -> Any:
             )
         elif kind == b"storage":
             dtype = dtypes[rec[b"elem"]]
-            array = np.frombuffer(
-                data, dtype=dtype, count=rec[b"count"], offset=rec[b"data_offset"]
-            ).view(TorchArray)
+            if rec[b"text_offset"] is not None:
+                array = _parse_elements(rec, data, dtype, file).view(TorchArray)
+            else:
+                array = np.frombuffer(
+                    data, dtype=dtype, count=rec[b"count"], offset=rec[b"data_offset"]
+                ).view(TorchArray)
             array.torch_class = rec[b"class"].decode()
             objects[slot] = array
         elif kind == b"function":
@@ -236,7 +253,9 @@ def _tensor(rec: Any, dtype: np.dtype[Any], objects: list[Any]) -> TorchArray:
     else:
         # The Lua reader has checked the view; as_strided trusts it blindly,
         # so check again with exact integers.
-        last = offset - 1 + sum((n - 1) * s for n, s in zip(sizes, strides))
+        last = (
+            offset - 1 + sum((n - 1) * s for n, s in zip(sizes, strides, strict=True))
+        )
         if offset < 1 or last >= len(storage):
             raise AssertionError("tensor view outside its storage")
         array = np.lib.stride_tricks.as_strided(
@@ -250,6 +269,43 @@ def _tensor(rec: Any, dtype: np.dtype[Any], objects: list[Any]) -> TorchArray:
     array.torch_size = sizes
     array.torch_stride = strides
     return array
+
+
+def _parse_elements(
+    rec: Any, data: bytearray, dtype: np.dtype[Any], file: Path
+) -> np.ndarray[Any, Any]:
+    """The elements of an ASCII storage, parsed from their line of text."""
+    start = rec[b"text_offset"]
+    count = rec[b"count"]
+    tokens = bytes(data[start : start + rec[b"text_length"]]).split()
+
+    def error(message: str) -> CheckpointError:
+        where = rec[b"path"].decode("utf-8", "replace")
+        return CheckpointError(file, message, start, where)
+
+    if len(tokens) != count:
+        raise error(
+            f"{rec[b'class'].decode()} claims {count} elements but its line holds "
+            f"{len(tokens)}"
+        )
+    try:
+        if dtype.kind == "f":
+            # As Torch reads them: a float from the text, then a half from it.
+            parsed = np.array(tokens).astype(np.float64)
+            if dtype.itemsize < 8:
+                parsed = parsed.astype(np.float32)
+            return parsed.astype(dtype)
+        wide = np.array(tokens).astype(np.int64)
+    except (ValueError, OverflowError) as e:
+        raise error(
+            f"{rec[b'class'].decode()} holds a value that is not a number: {e}"
+        ) from None
+    info = np.iinfo(dtype)
+    if count and (wide.min() < info.min or wide.max() > info.max):
+        raise error(
+            f"{rec[b'class'].decode()} holds a value outside {dtype.name}'s range"
+        )
+    return wide.astype(dtype)
 
 
 def _string(raw: bytes) -> str | bytes:
