@@ -43,8 +43,10 @@ def to_cpu(
     torch.ClTensor, ...) as CPU tensors, so that a Torch without CUDA or
     OpenCL loads it. Needs no Torch.
 
-    Only class names change (and each module's _type): the values, shared
-    storages, views, serialized functions and object order stay as they are.
+    Class names change, and each module's _type field; with --type double the
+    floating-point values are also widened. Shared storages, views, serialized
+    functions and object order stay as they are. The output is in Torch's
+    binary format, even for an ASCII input.
     """
     if output is None:
         output = model.with_name(f"{model.stem}_cpu.t7")
