@@ -6,8 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
+from bridge import jsonstream
 from bridge.models import recognise
 from bridge.models.types import RecurrentModel
 from bridge.output import atomic_output, check_output_path
@@ -62,18 +61,14 @@ def export(
     checkpoint = read_checkpoint(model_path, long_size=long_size)
     model = recognise(checkpoint.root, str(model_path))
     mapping = to_recurrentjs(model, boundary)
-    encoded = msgspec.json.encode(mapping.model)
-    if pretty:
-        encoded = msgspec.json.format(encoded, indent=2)
-    encoded += b"\n"
 
     with atomic_output(output) as f:
-        f.write(encoded)
+        size = jsonstream.write(f, mapping.model, mapping.arrays, pretty=pretty)
     return ExportResult(
         model=model,
         mapping=mapping,
         output=output,
-        size=len(encoded),
+        size=size,
         seconds=time.perf_counter() - started,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 import bridge
+from bridge import jsonstream
 from bridge.models.charrnn import recognise
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, to_recurrentjs
 from bridge.t7.objects import Table
@@ -18,8 +20,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _export_bytes(root: object) -> bytes:
-    model = recognise(root, "test")
-    return msgspec.json.encode(to_recurrentjs(model, AUTO_BOUNDARY).model)
+    mapping = to_recurrentjs(recognise(root, "test"), AUTO_BOUNDARY)
+    out = io.BytesIO()
+    jsonstream.write(out, mapping.model, mapping.arrays)
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -72,10 +76,7 @@ def test_recognise_old_dropout_scales_the_next_layer_input() -> None:
     dropout.fields["v2"] = False
     p = dropout.p
 
-    model = recognise(root, "test")
-    exported = msgspec.json.decode(
-        msgspec.json.encode(to_recurrentjs(model, AUTO_BOUNDARY).model)
-    )
+    exported = msgspec.json.decode(_export_bytes(root))
 
     decoder = next(
         m

@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import msgspec
 import numpy as np
 
+from bridge import jsonstream
 from bridge.errors import UnsupportedError
 from bridge.models.types import GATES, RecurrentModel
 from bridge.recurrentjs.schema import Mat, RecurrentJSModel, Solver
@@ -61,11 +61,13 @@ NO_BOUNDARY = Boundary(None)
 class Mapping:
     """The RecurrentJS model and how tokens relate to Torch's indices.
 
-    ``tokens[t]`` is the 0-based Torch index of RecurrentJS token ``t``
-    (None for an inert token 0).
+    ``model`` holds placeholders where its matrices' values go and
+    ``arrays`` the values (see bridge.jsonstream). ``tokens[t]`` is the
+    0-based Torch index of RecurrentJS token ``t`` (None for an inert token 0).
     """
 
     model: RecurrentJSModel
+    arrays: list[np.ndarray]
     tokens: list[int | None]
     boundary: str | None
 
@@ -90,6 +92,13 @@ def to_recurrentjs(model: RecurrentModel, boundary: Boundary) -> Mapping:
             wil[token, index] = 1.0
         else:
             wil[token] = model.embedding[index]
+
+    arrays: list[np.ndarray] = []
+
+    def _mat(values: np.ndarray) -> Mat:
+        n, d = values.shape
+        arrays.append(values)
+        return Mat(n=n, d=d, w=jsonstream.placeholder(len(arrays) - 1))
 
     mats: dict[str, Mat] = {"Wil": _mat(wil)}
     for d, layer in enumerate(model.layers):
@@ -132,7 +141,7 @@ def to_recurrentjs(model: RecurrentModel, boundary: Boundary) -> Mapping:
         # The demo's vocab lists the letters of tokens 1, 2, ...
         vocab=[ch for ch in letters[1:] if ch is not None],
     )
-    return Mapping(model=rjs, tokens=tokens, boundary=chosen)
+    return Mapping(model=rjs, arrays=arrays, tokens=tokens, boundary=chosen)
 
 
 def _token_order(
@@ -159,10 +168,3 @@ def _token_order(
         return [None, *indices], None
     at = texts.index(char)
     return [at, *(i for i in indices if i != at)], char
-
-
-def _mat(values: np.ndarray) -> Mat:
-    n, d = values.shape
-    # float32 widens to float64 exactly, so the JSON holds Torch's values.
-    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
-    return Mat(n=n, d=d, w=msgspec.Raw(msgspec.json.encode(flat.tolist())))

@@ -1,0 +1,56 @@
+"""Streaming big arrays into a msgspec document gives the same JSON as
+encoding it whole."""
+
+from __future__ import annotations
+
+import io
+
+import msgspec
+import numpy as np
+import pytest
+
+from bridge import jsonstream
+
+
+class _Doc(msgspec.Struct):
+    name: str
+    first: msgspec.Raw
+    nested: dict[str, msgspec.Raw]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 1 << 18])
+def test_write_streams_arrays_in_chunks(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(jsonstream, "CHUNK", chunk)
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((30, 11)).astype(np.float32)
+    b = rng.standard_normal(3)
+    doc = _Doc("x\x00y", jsonstream.placeholder(0), {"b": jsonstream.placeholder(1)})
+    out = io.BytesIO()
+
+    size = jsonstream.write(out, doc, [a, b])
+
+    text = out.getvalue()
+    assert size == len(text)
+    decoded = msgspec.json.decode(text)
+    assert decoded["name"] == "x\x00y"
+    # float32 values widen exactly: the JSON holds the same numbers.
+    assert decoded["first"] == a.astype(np.float64).ravel().tolist()
+    assert decoded["nested"]["b"] == b.tolist()
+    expected = msgspec.json.encode(
+        {"name": "x\x00y", "first": decoded["first"], "nested": {"b": b.tolist()}}
+    )
+    assert text == expected + b"\n"
+
+
+def test_write_pretty_indents_the_whole_document() -> None:
+    doc = _Doc("m", jsonstream.placeholder(0), {})
+
+    out = io.BytesIO()
+    jsonstream.write(out, doc, [np.array([[1.5, -2.0]])], pretty=True)
+
+    assert out.getvalue() == (
+        b'{\n  "name": "m",\n  "first": [\n    1.5,\n    -2.0\n  ],\n'
+        b'  "nested": {}\n}\n'
+    )
