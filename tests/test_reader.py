@@ -414,6 +414,22 @@ def test_load_fixture_arrays_equal_torch_dumps(name: str) -> None:
             assert bits(array) == bits(expected[path]), path
 
 
+# The char-rnn LSTM fixtures are left out: an nn.Reshape there holds a
+# LongStorage whose first element was never set (140508636794048, beyond
+# 32 bits), which no 4-byte-long file can hold.
+@pytest.mark.parametrize(
+    "name",
+    ["gru_2x32.t7", "rnn_2x32.t7"] + [n for n in T7_FILES if n.startswith("torchrnn_")],
+)
+def test_load_fixture_rewritten_with_4_byte_longs(name: str, t7_file: WriteT7) -> None:
+    path = t7_file(load(FIXTURES / name), long_size=4)
+
+    checkpoint = read_checkpoint(path)
+
+    assert checkpoint.long_size == 4
+    assert dumps(checkpoint.root, long_size=8) == (FIXTURES / name).read_bytes()
+
+
 # ASCII format
 
 
