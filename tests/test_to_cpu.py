@@ -230,6 +230,17 @@ def test_cli_to_cpu_double(tmp_path: Path) -> None:
     assert weight.torch_class == "torch.DoubleTensor"
 
 
+def test_cli_to_cpu_ascii_input_gives_binary_output(tmp_path: Path) -> None:
+    model = tmp_path / "ascii.t7"
+    model.write_bytes(dumps(load(FIXTURES / "lstm_2x20.cuda.t7"), mode="ascii"))
+
+    result = CliRunner().invoke(cli, ["-q", "to-cpu", str(model)])
+
+    assert result.exit_code == 0, result.output
+    output = tmp_path / "ascii_cpu.t7"
+    assert output.read_bytes() == (FIXTURES / "lstm_2x20.float.t7").read_bytes()
+
+
 def test_cli_to_cpu_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     model = tmp_path / "model.t7"
     shutil.copyfile(FIXTURES / "lstm_2x20.cuda.t7", model)
