@@ -8,7 +8,6 @@ from typing import Any
 from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
 from bridge.t7.reader import Checkpoint
 
-
 # Entries shown per table before the rest are counted instead.
 _MAX_ENTRIES = 40
 

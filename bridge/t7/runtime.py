@@ -38,7 +38,7 @@ def new_runtime() -> Any:
 def lua_source(name: str) -> str:
     """The text of ``lua/<name>.lua``: installed in the package, or in the
     source tree beside it."""
-    installed = resources.files("bridge").joinpath("lua", f"{name}.lua")
+    installed = resources.files("bridge") / "lua" / f"{name}.lua"
     if installed.is_file():
         return installed.read_text(encoding="utf-8")
     in_tree = Path(__file__).resolve().parents[2] / "lua" / f"{name}.lua"
