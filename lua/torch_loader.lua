@@ -183,13 +183,15 @@ function M.prepare()
       return torch_read_object(file)
     end
 
-    local at = file:position()
+    -- Torch's File positions count from 1; byte offsets for Python from 0.
+    local position = file:position()
+    local at = position - 1
     local outer = state.at
     state.at = at
     local header = peek(file, at)
-    file:seek(at)
-    local owner = state.upvalues_of[at]
-    state.upvalues_of[at] = nil
+    file:seek(position)
+    local owner = state.upvalues_of[position]
+    state.upvalues_of[position] = nil
 
     local object = torch_read_object(file)
 
