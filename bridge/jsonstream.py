@@ -10,6 +10,8 @@ same float64, without a detour through Python floats.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -56,33 +58,67 @@ def write(
         out.write(text)
         return len(text)
 
-    written = 0
-    for i, part in enumerate(skeleton.split(_MARK)):
-        if i % 2 == 0:
-            out.write(part)
-            written += len(part)
-        else:
-            written += _write_numbers(out, arrays[int(part)])
-    out.write(b"\n")
-    return written + 1
+    with _WriteBehind(out) as sink:
+        for i, part in enumerate(skeleton.split(_MARK)):
+            if i % 2 == 0:
+                sink.write(part)
+            else:
+                _write_numbers(sink, arrays[int(part)])
+        sink.write(b"\n")
+    return sink.written
 
 
-def _write_numbers(out: BinaryIO, values: np.ndarray) -> int:
+class _WriteBehind:
+    """Writes on a second thread, so that the kernel's copying of one chunk
+    into the page cache overlaps the formatting of the next (file writes
+    release the GIL; formatting does not)."""
+
+    # Pieces in flight at most: bounds the memory they hold.
+    DEPTH = 4
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.written = 0
+        self.pieces: queue.Queue[bytes | memoryview | None] = queue.Queue(self.DEPTH)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _WriteBehind:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pieces.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+    def write(self, piece: bytes | memoryview) -> None:
+        if self.error is not None:
+            raise self.error
+        self.written += len(piece)
+        self.pieces.put(piece)
+
+    def _run(self) -> None:
+        while (piece := self.pieces.get()) is not None:
+            if self.error is None:
+                try:
+                    self.out.write(piece)
+                except BaseException as e:  # handed to the formatting thread
+                    self.error = e
+
+
+def _write_numbers(sink: _WriteBehind, values: np.ndarray) -> None:
     flat = values.reshape(-1)
     if flat.size <= CHUNK:
-        text = encode_numbers(flat)
-        out.write(text)
-        return len(text)
+        sink.write(encode_numbers(flat))
+        return
 
-    written = 0
-    out.write(b"[")
+    sink.write(b"[")
     for start in range(0, flat.size, CHUNK):
         text = encode_numbers(flat[start : start + CHUNK])
         if start:
-            out.write(b",")
-            written += 1
+            sink.write(b",")
         # Without the brackets, and without copying megabytes to drop them.
-        out.write(memoryview(text)[1:-1])
-        written += len(text) - 2
-    out.write(b"]")
-    return written + 2
+        sink.write(memoryview(text)[1:-1])
+    sink.write(b"]")

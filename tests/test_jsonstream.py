@@ -54,3 +54,18 @@ def test_write_pretty_indents_the_whole_document() -> None:
         b'{\n  "name": "m",\n  "first": [\n    1.5,\n    -2.0\n  ],\n'
         b'  "nested": {}\n}\n'
     )
+
+
+class _FullDisk(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_write_reports_a_failed_write() -> None:
+    doc = _Doc("m", jsonstream.placeholder(0), {})
+
+    with pytest.raises(OSError, match="No space left"):
+        jsonstream.write(_FullDisk(), doc, [np.zeros(10)])  # type: ignore[arg-type]
