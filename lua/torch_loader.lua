@@ -83,11 +83,13 @@ local function create_class(name)
     fail(state and state.at, string.format(
       "class name %q is not a Lua class name", name))
   end
-  -- Torch keeps classes in the Lua registry by name; a name that is already
-  -- a registry entry (such as _LOADED) must not be turned into a class.
+  -- Torch keeps classes in the Lua registry by name. A name already there is
+  -- a class Torch cannot read from a file (torch.DiskFile) or one of Lua's
+  -- own entries (_LOADED): neither may be turned into a class.
   if debug.getregistry()[name] ~= nil then
     fail(state and state.at, string.format(
-      "class name %q clashes with a name Lua itself uses", name))
+      "class name %q is taken in Lua's registry by something Torch cannot "
+      .. "read from a file", name))
   end
   local parent = nil
   if name:match("^nn%.") and package.loaded.nn then

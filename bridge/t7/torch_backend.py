@@ -216,7 +216,7 @@ def _torch_tree(prefix: Path) -> tuple[Path | None, str]:
         elif not library.is_file():
             problem = f"has {init} but no {library}"
         else:
-            return candidate.resolve(), ""
+            return candidate.absolute(), ""
     return None, problem
 
 
@@ -241,6 +241,8 @@ def read_with_torch(
     functions = function_paths(scanned.root)
     if functions and not trust_checkpoint_code:
         raise CheckpointCodeError(path, tuple(functions))
+    # Only what was learnt is kept: the scan's tree need not outlive Torch's.
+    scanned = dataclasses.replace(scanned, root=None)
 
     mode = "ascii" if scanned.mode == "ascii" else f"b{scanned.long_size * 8}"
 
