@@ -1,0 +1,206 @@
+"""How fast and lean `rjs-bridge export` is on big char-rnn checkpoints.
+
+Makes its own checkpoints with the project's Torch writer (char-rnn LSTMs of
+3 x 512 with a 96-byte vocabulary, CUDA- and Double-typed, and 3 x 700
+CUDA-typed; random weights), then times whole processes on them, each the
+median of several runs, with wall time and peak resident memory:
+
+1. ``rjs-bridge export`` (RecurrentJS format, exact numbers), written to a
+   file, and written to /dev/null (``-o -``), which is what the floor does;
+2. ``rjs-bridge export --format bridge --encoding float32`` (compact);
+3. torchfile (PyPI) + json.dump of the same RecurrentJS structure;
+4. the floor: ``cat FILE > /dev/null`` plus formatting as many floats with
+   the fastest formatter we know (benchmarks/format_floor.py);
+5. ``bridge.load`` alone, against reading the file alone.
+
+Run: ``python benchmarks/export_speed.py [--runs 5] [--out FILE.json]``.
+It prints a table and the ratios, and writes them to the JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Checkpoints are made in a child process: this one stays small, since a
+# child's peak memory as the kernel reports it starts from its parent's.
+_MAKE = """
+import sys
+sys.path.insert(0, {root!r})
+from bridge.t7.writer import dump
+from tests.builders import printable_vocab, resize_charrnn_lstm
+dump(resize_charrnn_lstm({size}, printable_vocab(96), tensor_class={cls!r}), {path!r})
+"""
+
+MODELS = [
+    ("lstm_3x512_cuda", 512, "torch.CudaTensor"),
+    ("lstm_3x512_double", 512, "torch.DoubleTensor"),
+    ("lstm_3x700_cuda", 700, "torch.CudaTensor"),
+]
+
+
+def measure(command: list[str], runs: int) -> dict[str, float]:
+    """Median wall seconds and peak RSS (MB) of ``command`` over ``runs``."""
+    walls, peaks = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        walls.append(time.perf_counter() - started)
+        if status != 0:
+            error = process.stderr.read().decode() if process.stderr else ""
+            raise SystemExit(f"{' '.join(command)} failed:\n{error}")
+        if process.stderr:
+            process.stderr.close()
+        # ru_maxrss is in kilobytes on Linux.
+        peaks.append(usage.ru_maxrss / 1024)
+    return {"seconds": statistics.median(walls), "peak_mb": max(peaks)}
+
+
+def python_code(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "export_speed.json"
+    )
+    parser.add_argument("--skip-torchfile", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="rjs-bridge-bench-"))
+    results = []
+    for name, rnn_size, tensor_class in MODELS:
+        source = work / f"{name}.t7"
+        make = _MAKE.format(
+            root=str(ROOT), size=rnn_size, cls=tensor_class, path=str(source)
+        )
+        subprocess.run([sys.executable, "-c", make], check=True, cwd=ROOT)
+        weights = 3 * 4 * rnn_size * (rnn_size + 1) * 2 - 4 * rnn_size * (rnn_size - 96)
+        weights += 96 * (rnn_size + 1)
+        row: dict[str, object] = {
+            "model": name,
+            "file_mb": source.stat().st_size / 1e6,
+            "weights": weights,
+        }
+        cli = [sys.executable, "-m", "bridge.cli", "-q", "export", str(source)]
+        row["export_to_file"] = measure([*cli, "-o", str(work / "out.json")], args.runs)
+        row["export"] = measure([*cli, "-o", "-"], args.runs)
+        row["export_mb"] = (work / "out.json").stat().st_size / 1e6
+        compact = [*cli, "--format", "bridge", "--encoding", "float32"]
+        probe = subprocess.run(
+            [*compact, "-o", str(work / "out.bridge.json")], capture_output=True
+        )
+        if probe.returncode == 0:
+            row["export_bridge_float32"] = measure(
+                [*compact, "-o", str(work / "out.bridge.json")], args.runs
+            )
+        if not args.skip_torchfile:
+            row["torchfile_json"] = measure(
+                [
+                    sys.executable,
+                    str(ROOT / "benchmarks" / "torchfile_export.py"),
+                    str(source),
+                    str(work / "torchfile.json"),
+                ],
+                args.runs,
+            )
+        read = measure(["cat", str(source)], args.runs)
+        formatting = measure(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "format_floor.py"),
+                str(weights),
+            ],
+            args.runs,
+        )
+        row["floor"] = {
+            "seconds": read["seconds"] + formatting["seconds"],
+            "read_seconds": read["seconds"],
+            "format_seconds": formatting["seconds"],
+        }
+        row["load"] = measure(
+            python_code(f"import bridge; bridge.load({str(source)!r})"), args.runs
+        )
+        row["read_in_python"] = measure(
+            python_code(
+                "import numpy, lupa, msgspec, click\n"
+                f"open({str(source)!r}, 'rb').read()"
+            ),
+            args.runs,
+        )
+        results.append(row)
+        print_row(row)
+
+    report = {
+        "machine": {
+            "cpu": _cpu_name(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
+        "runs": args.runs,
+        "results": results,
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten to {args.out}")
+
+
+def print_row(row: dict) -> None:
+    export = row["export"]
+    floor = row["floor"]
+    print(f"\n{row['model']}: {row['file_mb']:.1f} MB file, {row['weights']:,} weights")
+    print(f"  {'what':<34} {'seconds':>8} {'peak MB':>8}")
+    lines = [
+        ("rjs-bridge export -o FILE", row["export_to_file"]),
+        ("rjs-bridge export -o - >/dev/null", export),
+    ]
+    if "export_bridge_float32" in row:
+        lines.append(
+            ("rjs-bridge export --format bridge f32", row["export_bridge_float32"])
+        )
+    if "torchfile_json" in row:
+        lines.append(("torchfile + json.dump", row["torchfile_json"]))
+    lines.append(("bridge.load (process)", row["load"]))
+    lines.append(("python + imports + read (process)", row["read_in_python"]))
+    for label, figures in lines:
+        print(f"  {label:<34} {figures['seconds']:8.3f} {figures['peak_mb']:8.1f}")
+    print(
+        f"  {'floor: cat + format floats':<34} {floor['seconds']:8.3f}"
+        f"   (cat {floor['read_seconds']:.3f} + format {floor['format_seconds']:.3f})"
+    )
+    ratio = export["seconds"] / floor["seconds"]
+    print(f"  export (to /dev/null) / floor: {ratio:.2f}x")
+    if "torchfile_json" in row:
+        speedup = row["torchfile_json"]["seconds"] / export["seconds"]
+        print(f"  torchfile + json / export: {speedup:.1f}x")
+    load_ratio = row["load"]["seconds"] / row["read_in_python"]["seconds"]
+    print(f"  load / read (same imports): {load_ratio:.2f}x")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    main()
