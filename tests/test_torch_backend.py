@@ -26,7 +26,7 @@ from lupa import luajit21
 
 from bridge import jsonstream
 from bridge.cli.options import ReaderChoice, reader_options
-from bridge.errors import BridgeError, CheckpointError, UnsupportedError
+from bridge.errors import CheckpointError, UnsupportedError
 from bridge.models import recognise
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, to_recurrentjs
 from bridge.t7 import Table, TorchArray, TorchFunction, TorchObject
@@ -35,6 +35,7 @@ from bridge.t7.classes import BACKENDS, ELEMENT_TYPES, Backend, array_class_name
 from bridge.t7.torch_backend import (
     CheckpointCodeError,
     TorchInstall,
+    TorchLoadError,
     TorchNotFoundError,
     _torch_runtime,
     find_torch,
@@ -321,11 +322,38 @@ def test_torch_that_does_not_load_is_reported(no_torch_around: Path) -> None:
     )
 
     with pytest.raises(
-        BridgeError,
+        TorchLoadError,
         match=rf"^the Lua Torch at {broken} \(found by --torch-prefix\) cannot be "
         r"loaded into rjs-bridge's LuaJIT: .*this Torch is broken",
     ):
         load_tree(FIXTURES / "rnn_2x32.t7", backend="torch", torch_prefix=broken)
+
+
+def test_auto_backend_reads_on_when_the_torch_found_does_not_load(
+    no_torch_around: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = fake_torch(
+        no_torch_around / "broken", init='error("this Torch is broken")'
+    )
+    monkeypatch.setenv("TORCH_PREFIX", str(broken))
+
+    with caplog.at_level(logging.WARNING, logger="bridge.t7.backends"):
+        checkpoint = load_tree(FIXTURES / "rnn_2x32.t7")
+
+    assert (checkpoint.backend, checkpoint.torch) == ("embedded", None)
+    assert checkpoint.root["protos"]["rnn"].torch_class == "nn.gModule"
+    assert len(caplog.messages) == 1
+    message = caplog.messages[0]
+    assert message.startswith(
+        f"the Lua Torch at {broken} (found by TORCH_PREFIX) cannot be loaded into "
+        "rjs-bridge's LuaJIT: "
+    )
+    assert message.endswith(
+        "torch/init.lua:1: this Torch is broken; reading with the embedded reader "
+        "instead"
+    )
 
 
 # Code in checkpoints

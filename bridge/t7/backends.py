@@ -3,8 +3,8 @@
 ``embedded`` is :mod:`bridge.t7.reader`, which needs nothing but lupa and never
 loads code from a file. ``torch`` is :mod:`bridge.t7.torch_backend`: Torch's
 own ``torch.load`` in the same LuaJIT, for users who have a Torch7 install.
-``auto`` (the default) takes Torch when one is found and the embedded reader
-otherwise. Both give the same tree, so nothing downstream depends on the
+``auto`` (the default) takes Torch when one is found and loads, and the
+embedded reader otherwise. Both give the same tree, so nothing downstream depends on the
 choice.
 """
 
@@ -18,6 +18,7 @@ from typing import Literal, get_args
 from bridge.t7.reader import Checkpoint, read_checkpoint
 from bridge.t7.torch_backend import (
     TorchInstall,
+    TorchLoadError,
     find_torch,
     read_with_torch,
     require_torch,
@@ -68,27 +69,32 @@ def load_tree(
     elif backend == "auto":
         install = find_torch(torch_prefix)
 
-    if install is None:
-        if backend == "auto":
-            logger.debug(
-                "no Lua Torch found; reading %s with the embedded reader", path
+    if install is not None:
+        logger.info(
+            "reading %s with the Lua Torch at %s (found by %s)",
+            path,
+            install.prefix,
+            install.found_by,
+        )
+        try:
+            checkpoint = read_with_torch(
+                path,
+                install,
+                trust_checkpoint_code=trust_checkpoint_code,
+                long_size=long_size,
             )
-        checkpoint = read_checkpoint(path, long_size=long_size)
-        return _loaded(checkpoint, "embedded", None)
+        except TorchLoadError as e:
+            # A broken Torch install must not stop users who never asked for it.
+            if backend == "torch":
+                raise
+            logger.warning("%s; reading with the embedded reader instead", e)
+        else:
+            return _loaded(checkpoint, "torch", install)
+    elif backend == "auto":
+        logger.debug("no Lua Torch found; reading %s with the embedded reader", path)
 
-    logger.info(
-        "reading %s with the Lua Torch at %s (found by %s)",
-        path,
-        install.prefix,
-        install.found_by,
-    )
-    checkpoint = read_with_torch(
-        path,
-        install,
-        trust_checkpoint_code=trust_checkpoint_code,
-        long_size=long_size,
-    )
-    return _loaded(checkpoint, "torch", install)
+    checkpoint = read_checkpoint(path, long_size=long_size)
+    return _loaded(checkpoint, "embedded", None)
 
 
 def _loaded(

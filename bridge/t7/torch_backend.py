@@ -74,6 +74,10 @@ class TorchNotFoundError(BridgeError):
         super().__init__(message)
 
 
+class TorchLoadError(BridgeError):
+    """A Torch install was found, but it does not load into lupa's LuaJIT."""
+
+
 class CheckpointCodeError(BridgeError):
     """A checkpoint holds serialized Lua functions, which Torch's reader would
     load as code; refused unless the caller trusts the file.
@@ -279,7 +283,7 @@ def _torch_runtime(install: TorchInstall) -> Any:
         loaded = loader.prepare()
     except lupa_module.LuaError as e:
         message = str(e).split("\nstack traceback:")[0]
-        raise BridgeError(
+        raise TorchLoadError(
             f"the Lua Torch at {install.prefix} (found by {install.found_by}) "
             f"cannot be loaded into rjs-bridge's LuaJIT: {message}"
         ) from None
