@@ -42,3 +42,9 @@ class UnsupportedError(BridgeError):
 
 class OutputError(BridgeError):
     """The output cannot be written where it was asked for."""
+
+
+class ModelFileError(BridgeError):
+    """A JSON model file (rjs-bridge's format or RecurrentJS's) that is not
+    well-formed: not JSON, truncated, or with fields that contradict each
+    other."""

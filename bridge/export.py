@@ -1,17 +1,26 @@
-"""Export a char-rnn checkpoint as a RecurrentJS model: the ``export`` job."""
+"""Export a checkpoint as a RecurrentJS model or in rjs-bridge's own format:
+the ``export`` job."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+import msgspec
 
 from bridge import jsonstream
+from bridge.bridgeformat.encode import Encoding, to_document
+from bridge.errors import UnsupportedError
+from bridge.modelfile import sha256_file
 from bridge.models import recognise
 from bridge.models.types import RecurrentModel
 from bridge.output import atomic_output, check_output_path
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, Boundary, Mapping, to_recurrentjs
 from bridge.t7.reader import read_checkpoint
+
+Format = Literal["rjs", "bridge"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +28,9 @@ class ExportResult:
     """What an export did, for the one-line summary."""
 
     model: RecurrentModel
-    mapping: Mapping
+    # The RecurrentJS mapping; None for rjs-bridge's format.
+    mapping: Mapping | None
+    encoding: Encoding
     output: Path | None
     size: int
     seconds: float
@@ -28,12 +39,17 @@ class ExportResult:
         m = self.model
         sizes = ", ".join(str(s) for s in m.hidden_sizes)
         layers = "layer" if len(m.hidden_sizes) == 1 else "layers"
-        boundary = self.mapping.boundary
-        token0 = f"token 0 = {boundary!r}" if boundary is not None else "token 0 inert"
+        if self.mapping is None:
+            unit = "bytes" if m.token_unit == "byte" else "characters"
+            tokens = f"{unit}, rjs-bridge format, {self.encoding}"
+        elif self.mapping.boundary is not None:
+            tokens = f"token 0 = {self.mapping.boundary!r}"
+        else:
+            tokens = "token 0 inert"
         where = "stdout" if self.output is None else str(self.output)
         return (
             f"{m.kind.upper()}, {len(m.hidden_sizes)} {layers} of {sizes}, "
-            f"vocabulary {len(m.tokens)} ({token0}), {m.source.parameters:,} "
+            f"vocabulary {len(m.tokens)} ({tokens}), {m.source.parameters:,} "
             f"parameters ({', '.join(m.source.tensor_classes)}) -> {where}, "
             f"{_size(self.size)}, {self.seconds:.2f} s"
         )
@@ -48,25 +64,46 @@ def export(
     model_path: Path,
     output: Path | None,
     *,
+    format: Format = "rjs",
+    encoding: Encoding = "numbers",
     boundary: Boundary = AUTO_BOUNDARY,
     pretty: bool = False,
     long_size: int | None = None,
 ) -> ExportResult:
-    """Convert the char-rnn LSTM in ``model_path`` to RecurrentJS JSON at
-    ``output`` (None: stdout), checking everything before writing anything."""
+    """Convert the model in ``model_path`` to ``format`` at ``output`` (None:
+    stdout), checking everything before writing anything.
+
+    ``format`` "rjs" is RecurrentJS's JSON (LSTMs only, plain numbers);
+    "bridge" is rjs-bridge's own format, for every kind, with the weights as
+    plain numbers or, with ``encoding`` "float32", as base64 float32.
+    ``boundary`` applies to "rjs" only.
+    """
     started = time.perf_counter()
+    if format == "rjs" and encoding != "numbers":
+        raise UnsupportedError(
+            "RecurrentJS's format holds plain numbers only; the float32 encoding "
+            "needs --format bridge"
+        )
     if output is not None:
         check_output_path(output, model_path)
 
     checkpoint = read_checkpoint(model_path, long_size=long_size)
     model = recognise(checkpoint.root, str(model_path))
-    mapping = to_recurrentjs(model, boundary)
+    mapping = None
+    document: msgspec.Struct
+    if format == "rjs":
+        mapping = to_recurrentjs(model, boundary)
+        document, arrays = mapping.model, mapping.arrays
+    else:
+        encoded = to_document(model, sha256=sha256_file(model_path), encoding=encoding)
+        document, arrays = encoded.document, encoded.arrays
 
     with atomic_output(output) as f:
-        size = jsonstream.write(f, mapping.model, mapping.arrays, pretty=pretty)
+        size = jsonstream.write(f, document, arrays, pretty=pretty)
     return ExportResult(
         model=model,
         mapping=mapping,
+        encoding=encoding,
         output=output,
         size=size,
         seconds=time.perf_counter() - started,

@@ -1,5 +1,5 @@
-"""Which Torch-written fixture pairs with which golden files, and the
-models rjs-bridge recognises in them, read once per test session.
+"""Which Torch-written fixture pairs with which golden files, and their
+exports, made once per test session.
 
 Every checkpoint in tests/fixtures (see its README) has a golden file of
 Torch's probabilities (``X.golden.json``; the float32 weights' one,
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import functools
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from bridge.models import recognise
+from bridge.export import export
+from bridge.modelfile import ModelFile, read_model
 from bridge.models.types import RecurrentModel
-from bridge.t7.reader import read_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -27,8 +28,21 @@ CHECKPOINTS = sorted(p.name for p in FIXTURES.glob("*.t7"))
 LSTMS = [name for name in CHECKPOINTS if "lstm" in name]
 NOT_LSTMS = [name for name in CHECKPOINTS if "lstm" not in name]
 
+# (format, encoding) of every export a checkpoint can have.
+BRIDGE_FORMATS = [("bridge", "numbers"), ("bridge", "float32")]
+ALL_FORMATS = [("rjs", "numbers"), *BRIDGE_FORMATS]
+
+# Every (checkpoint, format, encoding) that exists.
+EXPORTS = [
+    (name, fmt, enc)
+    for name in CHECKPOINTS
+    for fmt, enc in (ALL_FORMATS if name in LSTMS else BRIDGE_FORMATS)
+]
+
 # The prime of every greedy file.
 PRIME = "The quick brown fox.\n"
+
+_folder = tempfile.TemporaryDirectory(prefix="rjs-bridge-exports-")
 
 
 def _stems(name: str) -> tuple[str, str]:
@@ -62,7 +76,21 @@ def greedy(name: str) -> dict[str, Any]:
 
 
 @functools.cache
+def exported(name: str, fmt: str, encoding: str) -> Path:
+    """The checkpoint ``name`` exported in ``fmt`` and ``encoding`` (made once;
+    tests that change an export copy it first)."""
+    out = Path(_folder.name) / f"{name}.{fmt}.{encoding}.json"
+    export(FIXTURES / name, out, format=fmt, encoding=encoding)  # type: ignore[arg-type]
+    return out
+
+
+@functools.cache
+def loaded(name: str, fmt: str, encoding: str) -> ModelFile:
+    """:func:`exported`, read back (once; callers must not change it)."""
+    return read_model(exported(name, fmt, encoding))
+
+
+@functools.cache
 def checkpoint(name: str) -> RecurrentModel:
     """The model rjs-bridge recognises in the checkpoint ``name`` (once)."""
-    path = FIXTURES / name
-    return recognise(read_checkpoint(path).root, str(path))
+    return read_model(FIXTURES / name).model

@@ -1,4 +1,4 @@
-"""``rjs-bridge export``: a char-rnn checkpoint to RecurrentJS JSON."""
+"""``rjs-bridge export``: a checkpoint to RecurrentJS JSON or rjs-bridge's format."""
 
 from __future__ import annotations
 
@@ -38,6 +38,24 @@ def _boundary(value: str) -> str:
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     help="Where to write the JSON; '-' for stdout. Default: MODEL with .json.",
 )
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["rjs", "bridge"]),
+    default="rjs",
+    show_default=True,
+    help="rjs: RecurrentJS's model JSON (LSTMs only). bridge: rjs-bridge's own "
+    "format, which holds every kind exactly (docs/bridge-format.md).",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(["numbers", "float32"]),
+    default="numbers",
+    show_default=True,
+    help="numbers: weights as exact JSON numbers. float32: little-endian float32 "
+    "in base64, about a quarter of the size, exact for float32 checkpoints "
+    "(CUDA, torch-rnn); --format bridge only.",
+)
 @click.option("--pretty", is_flag=True, help="Indent the JSON for reading.")
 @click.option(
     "--boundary",
@@ -58,19 +76,32 @@ def _boundary(value: str) -> str:
 def export(
     model: Path,
     output: Path | None,
+    format_: str,
+    encoding: str,
     pretty: bool,
     boundary: str | None,
     no_boundary: bool,
     long_size: str | None,
 ) -> None:
-    """Convert a char-rnn LSTM checkpoint (CPU- or GPU-trained) to the JSON
-    that Karpathy's RecurrentJS character demo loads.
+    """Convert a char-rnn or torch-rnn checkpoint (CPU- or GPU-trained) to the
+    JSON that Karpathy's RecurrentJS character demo loads (LSTMs), or to
+    rjs-bridge's own format (--format bridge: LSTM, GRU and RNN).
 
     Needs neither Torch nor CUDA. The JSON holds the weights' exact values and
     samples the same text distribution as the checkpoint does in Torch.
     """
     if boundary is not None and no_boundary:
         raise click.UsageError("--boundary and --no-boundary exclude each other")
+    if format_ == "rjs" and encoding != "numbers":
+        raise click.UsageError(
+            "--encoding float32 needs --format bridge; RecurrentJS's format holds "
+            "plain numbers only"
+        )
+    if format_ == "bridge" and (boundary is not None or no_boundary):
+        raise click.UsageError(
+            "--boundary and --no-boundary choose RecurrentJS's token 0; "
+            "--format bridge has no token 0 to choose"
+        )
     choice = AUTO_BOUNDARY
     if no_boundary:
         choice = NO_BOUNDARY
@@ -83,6 +114,8 @@ def export(
     result = export_model(
         model,
         target,
+        format="bridge" if format_ == "bridge" else "rjs",
+        encoding="float32" if encoding == "float32" else "numbers",
         boundary=choice,
         pretty=pretty,
         long_size=int(long_size) if long_size else None,

@@ -140,8 +140,21 @@ def to_recurrentjs(model: RecurrentModel, boundary: Boundary) -> Mapping:
         indexToLetter=index_to_letter,
         # The demo's vocab lists the letters of tokens 1, 2, ...
         vocab=[ch for ch in letters[1:] if ch is not None],
+        checkpoint_order=_checkpoint_order(tokens),
     )
     return Mapping(model=rjs, arrays=arrays, tokens=tokens, boundary=chosen)
+
+
+def _checkpoint_order(tokens: list[int | None]) -> list[int] | None:
+    """The RecurrentJS token of each Torch index, in Torch's order; None when
+    that is the file's own order (tokens with a character, by number)."""
+    order = [0] * sum(index is not None for index in tokens)
+    for token, index in enumerate(tokens):
+        if index is not None:
+            order[index] = token
+    if order == [t for t, index in enumerate(tokens) if index is not None]:
+        return None
+    return order
 
 
 def _token_order(

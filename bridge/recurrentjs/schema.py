@@ -30,8 +30,16 @@ class Solver(msgspec.Struct):
     step_cache: dict[str, Mat] = msgspec.field(default_factory=dict)
 
 
-class RecurrentJSModel(msgspec.Struct):
-    """What the demo's loadModel reads, in saveModel's order."""
+class RecurrentJSModel(msgspec.Struct, omit_defaults=True):
+    """What the demo's loadModel reads, in saveModel's order.
+
+    ``checkpoint_order`` is ours, and the demo ignores it: the RecurrentJS
+    token of each of the checkpoint's tokens, in the checkpoint's order,
+    written only when that is not the file's own order (when a character
+    other than the checkpoint's first moved to token 0). It keeps what the
+    move loses, so that rjs-bridge's runtime samples an export exactly as it
+    samples the checkpoint.
+    """
 
     hidden_sizes: list[int]
     generator: str
@@ -41,3 +49,4 @@ class RecurrentJSModel(msgspec.Struct):
     letterToIndex: dict[str, int]
     indexToLetter: dict[str, str]
     vocab: list[str]
+    checkpoint_order: list[int] | None = None
