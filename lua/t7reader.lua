@@ -368,7 +368,8 @@ function M.read(address, size, long_size, ascii)
     record.storage = storage
 
     -- The view must lie inside its storage: Torch offsets are 1-based.
-    local numel, last = 1, offset - 1
+    -- A Torch7 tensor with no dimensions holds no elements.
+    local numel, last = ndim > 0 and 1 or 0, offset - 1
     for i = 1, ndim do
       numel = numel * sizes[i]
       last = last + (sizes[i] - 1) * strides[i]

@@ -196,6 +196,20 @@ def test_load_empty_tensor(t7_file: WriteT7) -> None:
     assert tensor.torch_size == ()
 
 
+def test_load_tensor_without_dimensions_on_an_empty_storage(
+    t7_file: WriteT7,
+) -> None:
+    # What Torch7 writes for a tensor cleared with resize(0) or set(storage).
+    empty = storage(np.zeros(0, dtype=np.float32))
+
+    tensor = load(t7_file(tensor_view(empty, 1, ())))
+
+    assert tensor.shape == (0,)
+    assert tensor.torch_size == ()
+    assert tensor.storage is not None
+    assert len(tensor.storage) == 0
+
+
 # References
 
 
