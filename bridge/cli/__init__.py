@@ -38,8 +38,10 @@ def main() -> None:
     cli(prog_name="rjs-bridge")
 
 
-from bridge.cli import export, inspect, to_cpu  # noqa: E402
+from bridge.cli import export, inspect, sample, to_cpu, verify  # noqa: E402
 
 cli.add_command(export.export)
 cli.add_command(inspect.inspect)
 cli.add_command(to_cpu.to_cpu)
+cli.add_command(sample.sample)
+cli.add_command(verify.verify)
