@@ -144,9 +144,25 @@
     if (!Array.isArray(tokens) || tokens.length === 0) {
       throw new ModelError("tokens: expected a non-empty list");
     }
+    const isToken =
+      json.token_unit === "byte"
+        ? (t) => Number.isInteger(t) && t >= 0 && t <= 255
+        : (t) => typeof t === "string" && Array.from(t).length === 1;
+    tokens.forEach((t, i) => {
+      if (!isToken(t)) {
+        const expected = json.token_unit === "byte" ? "a byte value" : "one character";
+        throw new ModelError(`tokens[${i}]: ${JSON.stringify(t)}, expected ${expected}`);
+      }
+      if (tokens.indexOf(t) !== i) {
+        throw new ModelError(`tokens[${i}]: ${JSON.stringify(t)} again`);
+      }
+    });
     const vocabulary = tokens.length;
     if (!Array.isArray(json.layers) || json.layers.length === 0) {
       throw new ModelError("layers: expected a non-empty list");
+    }
+    if (!json.decoder || typeof json.decoder !== "object") {
+      throw new ModelError("decoder: missing");
     }
 
     let embedding = null;
@@ -160,6 +176,9 @@
     const layers = json.layers.map((layer, l) => {
       const where = `layers[${l}]`;
       const hidden = layer.hidden_size;
+      if (!Number.isInteger(hidden) || hidden < 1) {
+        throw new ModelError(`${where}.hidden_size: ${hidden}, expected a size`);
+      }
       if (layer.input_size !== inputSize) {
         throw new ModelError(
           `${where}.input_size: ${layer.input_size}, expected ${inputSize}`

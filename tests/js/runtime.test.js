@@ -348,3 +348,12 @@ test("RecurrentJS matrices saved as objects keyed by index load too", () => {
   b.feed("a\na");
   assert.deepEqual(a.logits(), b.logits());
 });
+
+test("tokens must fit the token unit and be distinct", () => {
+  const bytes = smallModel("rnn", [10, 300]);
+  assert.throws(() => RjsBridge.load(bytes), /^ModelError: tokens\[1\]: 300, expected a byte value$/);
+  const chars = smallModel("rnn", ["a", "a"]);
+  assert.throws(() => RjsBridge.load(chars), /^ModelError: tokens\[1\]: "a" again$/);
+  const pair = smallModel("rnn", ["a", "bc"]);
+  assert.throws(() => RjsBridge.load(pair), /tokens\[1\]: "bc", expected one character/);
+});
