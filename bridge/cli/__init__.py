@@ -45,3 +45,8 @@ cli.add_command(inspect.inspect)
 cli.add_command(to_cpu.to_cpu)
 cli.add_command(sample.sample)
 cli.add_command(verify.verify)
+
+from bridge.cli import page, serve  # noqa: E402
+
+cli.add_command(page.page)
+cli.add_command(serve.serve)

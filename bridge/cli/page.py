@@ -1,0 +1,62 @@
+"""``rjs-bridge page``: a model as one web page that runs it offline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from bridge.web.page import PAGE_ENCODINGS, PageEncoding, default_output, write_page
+
+log = logging.getLogger(__name__)
+
+ENCODING_HELP = (
+    "How the weights are embedded: exact JSON numbers, or base64 float32 "
+    "(under a third of the size; exact for GPU-trained and torch-rnn models). "
+    "Default: numbers for tiny models, float32 otherwise; a JSON export keeps "
+    "its own."
+)
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Where to write the page; '-' for stdout. Default: MODEL with .html.",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(PAGE_ENCODINGS),
+    default="auto",
+    show_default=True,
+    help=ENCODING_HELP,
+)
+@click.option(
+    "--long-size",
+    type=click.Choice(["4", "8"]),
+    help="Width of C longs in a checkpoint; detected when not given.",
+)
+def page(
+    model: Path, output: Path | None, encoding: PageEncoding, long_size: str | None
+) -> None:
+    """Write one self-contained HTML page that runs MODEL in a web browser.
+
+    MODEL is a Torch checkpoint (char-rnn or torch-rnn) or a JSON export of
+    either format, rjs-bridge's or RecurrentJS's. The page holds the model
+    and rjs-bridge's JavaScript runtime: open it from disk, offline, on any
+    device, type a beginning and watch the model continue it. It makes no
+    network requests.
+    """
+    if output is None:
+        output = default_output(model)
+    target = None if str(output) == "-" else output
+    result = write_page(
+        model,
+        target,
+        encoding=encoding,
+        long_size=int(long_size) if long_size else None,
+    )
+    log.info("%s", result.summary())

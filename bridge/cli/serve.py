@@ -1,0 +1,58 @@
+"""``rjs-bridge serve``: a model's page on http://127.0.0.1, for a browser."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from bridge.cli.page import ENCODING_HELP
+from bridge.web.page import PAGE_ENCODINGS, PageEncoding, load_page_model, render_page
+from bridge.web.server import HOST, page_server
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(PAGE_ENCODINGS),
+    default="auto",
+    show_default=True,
+    help=ENCODING_HELP,
+)
+@click.option(
+    "--long-size",
+    type=click.Choice(["4", "8"]),
+    help="Width of C longs in a checkpoint; detected when not given.",
+)
+def serve(
+    model: Path, port: int, encoding: PageEncoding, long_size: str | None
+) -> None:
+    """Serve the page that runs MODEL on http://127.0.0.1:PORT/ until Ctrl-C.
+
+    The page is the one ``rjs-bridge page`` writes. Only this computer can
+    open it: the server listens on the loopback address alone.
+    """
+    loaded = load_page_model(
+        model, encoding=encoding, long_size=int(long_size) if long_size else None
+    )
+    server = page_server(render_page(loaded).encode("utf-8"), port)
+    bound = server.server_address[1]
+    log.info("Serving %s (%s); press Ctrl-C to stop", loaded.title, loaded.facts())
+    click.echo(f"http://{HOST}:{bound}/")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
