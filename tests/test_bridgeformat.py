@@ -486,3 +486,19 @@ def test_read_model_refuses_json_of_neither_format(tmp_path: Path) -> None:
 
     with pytest.raises(ModelFileError, match='neither "format"'):
         read_model(path)
+
+
+def test_docs_matrix_examples_are_the_same_matrix() -> None:
+    docs = Path(__file__).parent.parent / "docs" / "bridge-format.md"
+    examples = [
+        json.loads(line)
+        for line in docs.read_text(encoding="utf-8").splitlines()
+        if line.startswith('{"encoding"')
+    ]
+
+    numbers, packed = examples
+    assert numbers["encoding"] == "numbers"
+    assert packed["encoding"] == "float32-base64"
+    assert numbers["shape"] == packed["shape"] == [2, 3]
+    values = np.frombuffer(base64.b64decode(packed["data"]), "<f4")
+    assert values.tolist() == numbers["data"]

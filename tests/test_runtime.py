@@ -4,7 +4,12 @@ whose every step the browser runtime repeats."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,3 +284,37 @@ def test_encode_text_can_leave_out_missing_characters_and_list_them() -> None:
 
     assert encoded.skipped == ["T", "."]
     assert b"".join(token_bytes(model, t) for t in encoded.tokens) == b"he fox he end"
+
+
+DOCS = Path(__file__).parent.parent / "docs" / "bridge-format.md"
+
+
+def test_docs_give_mulberry32s_first_numbers() -> None:
+    text = " ".join(DOCS.read_text(encoding="utf-8").split())
+
+    for seed in (0, 42):
+        numbers = ", ".join(str(u) for u in MULBERRY32[seed][: 4 if seed == 0 else 2])
+        assert f"Seed {seed} gives {numbers}, ..." in text
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+def test_docs_javascript_mulberry32_is_ours() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    code = re.search(r"```js\n(.*?)```", text, re.S)
+    assert code is not None
+    seeds = [0, 42, 4294967295, -1, 2**32 + 7]
+    script = code.group(1) + (
+        f"for (const seed of {json.dumps(seeds)}) {{"
+        " const r = mulberry32(seed);"
+        " console.log(JSON.stringify([r(), r(), r(), r(), r()])); }"
+    )
+
+    run = subprocess.run(
+        ["node", "-e", script], capture_output=True, text=True, check=True
+    )
+
+    expected = []
+    for seed in seeds:
+        random = Mulberry32(seed)
+        expected.append([random.next() for _ in range(5)])
+    assert [json.loads(line) for line in run.stdout.splitlines()] == expected
