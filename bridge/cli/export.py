@@ -52,9 +52,10 @@ def _boundary(value: str) -> str:
     type=click.Choice(["numbers", "float32"]),
     default="numbers",
     show_default=True,
-    help="numbers: weights as exact JSON numbers. float32: little-endian float32 "
-    "in base64, about a quarter of the size, exact for float32 checkpoints "
-    "(CUDA, torch-rnn); --format bridge only.",
+    help="numbers: weights as exact JSON numbers. float32: weight matrices as "
+    "little-endian float32 in base64, about a quarter of the size; exact when "
+    "Torch held them as float32 (CUDA, torch-rnn), else rounded (probabilities "
+    "move by about 1e-7). --format bridge only.",
 )
 @click.option("--pretty", is_flag=True, help="Indent the JSON for reading.")
 @click.option(
@@ -87,8 +88,9 @@ def export(
     JSON that Karpathy's RecurrentJS character demo loads (LSTMs), or to
     rjs-bridge's own format (--format bridge: LSTM, GRU and RNN).
 
-    Needs neither Torch nor CUDA. The JSON holds the weights' exact values and
-    samples the same text distribution as the checkpoint does in Torch.
+    Needs neither Torch nor CUDA. The JSON holds the weights' exact values (unless
+    --encoding float32 rounds them) and samples the same text distribution as
+    the checkpoint does in Torch; rjs-bridge verify checks that it does.
     """
     if boundary is not None and no_boundary:
         raise click.UsageError("--boundary and --no-boundary exclude each other")
