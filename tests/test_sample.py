@@ -209,3 +209,25 @@ def test_sample_a_file_that_is_no_model_is_an_error(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {path}: not a RecurrentJS model: ")
+
+
+def test_readme_sample_example_is_real() -> None:
+    root = FIXTURES.parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    command = (
+        "rjs-bridge sample examples/pg_lstm_2x64.cuda.t7 --argmax "
+        "--primetext 'the best ' --length 60"
+    )
+    assert f"$ {command}\n" in readme
+
+    result = _sample(
+        root / "examples" / "pg_lstm_2x64.cuda.t7",
+        "--argmax",
+        "--primetext",
+        "the best ",
+        "--length",
+        "60",
+    )
+
+    # The README drops the trailing space the continuation ends with.
+    assert result.stdout_bytes.decode().rstrip(" ") + "\n" in readme.split(command)[1]

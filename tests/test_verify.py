@@ -179,3 +179,21 @@ def test_verify_refuses_given_text_the_vocabulary_lacks() -> None:
         "Error: the text's character 5, 'E' (U+0045), is not in the vocabulary "
         "(the model knows 51 tokens)\n"
     )
+
+
+def test_readme_verify_example_is_real() -> None:
+    root = FIXTURES.parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    command = (
+        "rjs-bridge verify examples/pg_lstm_2x64.cuda.t7 "
+        "examples/pg_lstm_2x64.cuda.json"
+    )
+    shown = readme.split(f"$ {command}\n")[1].split("```")[0].splitlines()
+
+    result = _verify(
+        root / "examples" / "pg_lstm_2x64.cuda.t7",
+        root / "examples" / "pg_lstm_2x64.cuda.json",
+    )
+
+    assert result.exit_code == 0
+    assert shown == ["...", *result.output.splitlines()[-2:]]
