@@ -171,9 +171,14 @@ def test_page_fits_a_phone(browser: Any, tmp_path: Path) -> None:
     page.close()
 
 
-def test_page_argmax_writes_torchs_greedy_text(browser: Any, tmp_path: Path) -> None:
-    greedy = json.loads((FIXTURES / "lstm_2x20.greedy.json").read_text())
-    page = Page(browser, _page(FIXTURES / "lstm_2x20.t7", tmp_path / "lstm.html"))
+@pytest.mark.parametrize(
+    "name", ["lstm_2x20", "gru_2x32", "rnn_2x32", "torchrnn_lstm_bn"]
+)
+def test_page_argmax_writes_torchs_greedy_text(
+    browser: Any, tmp_path: Path, name: str
+) -> None:
+    greedy = json.loads((FIXTURES / f"{name}.greedy.json").read_text())
+    page = Page(browser, _page(FIXTURES / f"{name}.t7", tmp_path / f"{name}.html"))
 
     text = page.generate(greedy["prime"], greedy["length"], argmax=True)
 

@@ -19,6 +19,7 @@ import os
 import re
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -313,7 +314,8 @@ def test_page_says_what_the_model_is() -> None:
     assert '<p class="facts">LSTM · 2 layers of 64 · vocabulary of 51 bytes</p>' in page
     assert "<dt>Parameters</dt><dd>66,547, as Torch counts them</dd>" in page
     assert "<dt>Tensor types</dt><dd>torch.CudaTensor</dd>" in page
-    assert "<dt>Weights here</dt><dd>float32, base64-encoded</dd>" in page
+    weights = "float32 in base64 (biases as exact numbers)"
+    assert f"<dt>Weights here</dt><dd>{weights}</dd>" in page
 
 
 def test_page_text_cannot_close_its_script(
@@ -420,6 +422,22 @@ def test_page_server_answers_the_page_on_loopback_only() -> None:
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["Content-Security-Policy"].startswith("default-src 'none';")
     assert missing == 404
+
+
+def test_serve_command_refuses_a_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = CliRunner().invoke(
+            cli, ["serve", str(FIXTURES / "lstm_2x20.t7"), "--port", str(port)]
+        )
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
+    )
 
 
 def test_serve_command_serves_the_page_until_stopped() -> None:

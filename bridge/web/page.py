@@ -225,7 +225,7 @@ _CODE = {"Its SHA-256"}
 _SUMMARY_ENCODINGS = {"numbers": "JSON numbers", "float32": "float32"}
 _ENCODING_NAMES = {
     "numbers": "exact values, as JSON numbers",
-    "float32": "float32, base64-encoded",
+    "float32": "float32 in base64 (biases as exact numbers)",
 }
 
 
