@@ -7,15 +7,21 @@ from pathlib import Path
 
 import click
 
-from bridge.web.page import PAGE_ENCODINGS, PageEncoding, default_output, write_page
+from bridge.web.page import (
+    PAGE_ENCODINGS,
+    TINY_MODEL,
+    PageEncoding,
+    default_output,
+    write_page,
+)
 
 log = logging.getLogger(__name__)
 
 ENCODING_HELP = (
     "How the weights are embedded: exact JSON numbers, or base64 float32 "
     "(under a third of the size; exact for GPU-trained and torch-rnn models). "
-    "Default: numbers for tiny models, float32 otherwise; a JSON export keeps "
-    "its own."
+    f"Default: numbers for models under {TINY_MODEL:,} parameters, float32 "
+    "for larger ones; a JSON export as it is."
 )
 
 

@@ -40,7 +40,7 @@ def serve(
 ) -> None:
     """Serve the page that runs MODEL on http://127.0.0.1:PORT/ until Ctrl-C.
 
-    The page is the one ``rjs-bridge page`` writes. Only this computer can
+    The page is the one 'rjs-bridge page' writes. Only this computer can
     open it: the server listens on the loopback address alone.
     """
     loaded = load_page_model(
