@@ -69,6 +69,16 @@ function smallModel(kind, tokens, options) {
 
 // ---- The sampler ---------------------------------------------------------
 
+test("mulberry32 gives the numbers docs/bridge-format.md lists", () => {
+  const zero = RjsBridge.mulberry32(0);
+  assert.deepEqual(
+    [zero(), zero(), zero(), zero()],
+    [0.26642920868471265, 0.0003297457005828619, 0.2232720274478197, 0.1462021479383111]
+  );
+  const answer = RjsBridge.mulberry32(42);
+  assert.deepEqual([answer(), answer()], [0.6011037519201636, 0.44829055899754167]);
+});
+
 test("mulberry32 takes the seed mod 2^32", () => {
   const first = (seed) => {
     const random = RjsBridge.mulberry32(seed);
