@@ -33,9 +33,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from bridge.bridgeformat.encode import Encoding
 from bridge.cli import cli
 from bridge.errors import UnsupportedError
-from bridge.export import export
+from bridge.export import Format, export
 from bridge.runtime import Mulberry32
 from bridge.web import load_page_model, page_server, render_page
 
@@ -77,7 +78,11 @@ GREEDY = {
 LSTMS = [name for name in CHECKPOINTS if "lstm" in name]
 
 # (format, encoding) of every export the runtime reads.
-EXPORTS = [("bridge", "numbers"), ("bridge", "float32"), ("rjs", "numbers")]
+EXPORTS: list[tuple[Format, Encoding]] = [
+    ("bridge", "numbers"),
+    ("bridge", "float32"),
+    ("rjs", "numbers"),
+]
 TOLERANCE = {"numbers": 1e-9, "float32": 1e-6}
 
 CASES = [
@@ -108,12 +113,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...,
     folder = tmp_path_factory.mktemp("exports")
     done: dict[tuple[str, str, str], Path | UnsupportedError] = {}
 
-    def get(name: str, fmt: str, encoding: str) -> Path:
+    def get(name: str, fmt: Format, encoding: Encoding) -> Path:
         key = (name, fmt, encoding)
         if key not in done:
             out = folder / f"{Path(name).stem}.{fmt}.{encoding}.json"
             try:
-                export(FIXTURES / name, out, format=fmt, encoding=encoding)  # type: ignore[arg-type]
+                export(FIXTURES / name, out, format=fmt, encoding=encoding)
                 done[key] = out
             except UnsupportedError as e:
                 done[key] = e
@@ -166,7 +171,7 @@ def test_runtime_unit_tests_pass_in_node() -> None:
 @needs_node
 @pytest.mark.parametrize(("name", "fmt", "encoding"), CASES)
 def test_runtime_gives_torchs_probabilities(
-    exported: Callable[..., Path], name: str, fmt: str, encoding: str
+    exported: Callable[..., Path], name: str, fmt: Format, encoding: Encoding
 ) -> None:
     path = exported(name, fmt, encoding)
     golden = _golden(name)
@@ -183,7 +188,7 @@ def test_runtime_gives_torchs_probabilities(
 @needs_node
 @pytest.mark.parametrize(("name", "fmt", "encoding"), CASES)
 def test_runtime_samples_what_rjs_bridge_sample_writes(
-    exported: Callable[..., Path], name: str, fmt: str, encoding: str
+    exported: Callable[..., Path], name: str, fmt: Format, encoding: Encoding
 ) -> None:
     path = exported(name, fmt, encoding)
     prime = _golden(name)["text"]
