@@ -18,7 +18,7 @@ from bridge.models import recognise
 from bridge.models.types import RecurrentModel
 from bridge.output import atomic_output, check_output_path
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, Boundary, Mapping, to_recurrentjs
-from bridge.t7.reader import read_checkpoint
+from bridge.t7.backends import ReaderChoice
 
 Format = Literal["rjs", "bridge"]
 
@@ -69,6 +69,7 @@ def export(
     boundary: Boundary = AUTO_BOUNDARY,
     pretty: bool = False,
     long_size: int | None = None,
+    reader: ReaderChoice | None = None,
 ) -> ExportResult:
     """Convert the model in ``model_path`` to ``format`` at ``output`` (None:
     stdout), checking everything before writing anything.
@@ -76,7 +77,9 @@ def export(
     ``format`` "rjs" is RecurrentJS's JSON (LSTMs only, plain numbers);
     "bridge" is rjs-bridge's own format, for every kind, with the weights as
     plain numbers or, with ``encoding`` "float32", as base64 float32.
-    ``boundary`` applies to "rjs" only.
+    ``boundary`` applies to "rjs" only. ``reader`` chooses who reads the
+    checkpoint (default: the user's Lua Torch when one is found, else the
+    embedded reader).
     """
     started = time.perf_counter()
     if format == "rjs" and encoding != "numbers":
@@ -87,7 +90,7 @@ def export(
     if output is not None:
         check_output_path(output, model_path)
 
-    checkpoint = read_checkpoint(model_path, long_size=long_size)
+    checkpoint = (reader or ReaderChoice()).load(model_path, long_size=long_size)
     model = recognise(checkpoint.root, str(model_path))
     mapping = None
     document: msgspec.Struct

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from bridge.t7.backends import LoadedCheckpoint
 from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
 from bridge.t7.reader import Checkpoint
 
@@ -18,6 +19,11 @@ def describe(checkpoint: Checkpoint, *, depth: int = 3) -> Iterator[str]:
     root = checkpoint.root
     yield f"file: {checkpoint.path}"
     yield f"size: {checkpoint.size:,} bytes, {checkpoint.long_size}-byte longs"
+    if isinstance(checkpoint, LoadedCheckpoint):
+        if checkpoint.torch is not None:
+            yield f"read by: the Lua Torch at {checkpoint.torch.prefix}"
+        else:
+            yield "read by: rjs-bridge's embedded reader"
     yield from _summary(root)
     yield ""
     seen: dict[int, str] = {}

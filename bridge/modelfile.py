@@ -19,7 +19,7 @@ from bridge.errors import ModelFileError
 from bridge.models import recognise
 from bridge.models.types import RecurrentModel
 from bridge.recurrentjs.decode import decode as decode_recurrentjs
-from bridge.t7.reader import read_checkpoint
+from bridge.t7.backends import ReaderChoice
 
 FileFormat = Literal["t7", "rjs", "bridge"]
 
@@ -44,16 +44,18 @@ class _Kind(msgspec.Struct):
     generator: Any = None
 
 
-def read_model(path: Path, *, long_size: int | None = None) -> ModelFile:
-    """The model in ``path``: a checkpoint (char-rnn or torch-rnn), an
-    rjs-bridge export or a RecurrentJS export."""
+def read_model(
+    path: Path, *, long_size: int | None = None, reader: ReaderChoice | None = None
+) -> ModelFile:
+    """The model in ``path``: a checkpoint (char-rnn or torch-rnn), read as
+    ``reader`` chooses, an rjs-bridge export or a RecurrentJS export."""
     try:
         with path.open("rb") as f:
             head = f.read(64)
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read: {e.strerror}") from None
     if not head.lstrip().startswith(b"{"):
-        checkpoint = read_checkpoint(path, long_size=long_size)
+        checkpoint = (reader or ReaderChoice()).load(path, long_size=long_size)
         return ModelFile(recognise(checkpoint.root, str(path)), "t7")
 
     data = path.read_bytes()

@@ -760,3 +760,64 @@ def test_reader_options_unknown_backend() -> None:
 
     assert result.exit_code == 2
     assert "Invalid value for '--backend'" in result.output
+
+
+# Every command that reads a checkpoint takes the backend options.
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "-o", "-"],
+        ["inspect"],
+        ["sample", "-n", "5"],
+    ],
+)
+def test_commands_with_backend_torch_and_no_torch_say_where_they_looked(
+    no_torch_around: Path, command: list[str]
+) -> None:
+    from click.testing import CliRunner
+
+    from bridge.cli import cli
+
+    args = [*command[:1], str(FIXTURES / "lstm_2x20.t7"), *command[1:]]
+    result = CliRunner().invoke(cli, [*args, "--backend", "torch"])
+
+    assert result.exit_code == 1
+    assert "Error: " in result.output
+    assert "TORCH_PREFIX" in result.output
+    assert "Traceback" not in result.output
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["export", "-o", "-"],
+        ["export", "--format", "bridge", "--encoding", "float32", "-o", "-"],
+        ["sample", "-n", "50", "--seed", "3"],
+    ],
+)
+@pytest.mark.parametrize("name", ["gru_2x32.t7", "lstm_3x128.cuda.t7"])
+def test_commands_give_the_same_output_with_either_backend(
+    arguments: list[str], name: str
+) -> None:
+    from click.testing import CliRunner
+
+    from bridge.cli import cli
+
+    assert TORCH is not None
+    if name.startswith("gru") and arguments[-1] == "-" and "bridge" not in arguments:
+        arguments = [*arguments[:-2], "--format", "bridge", "-o", "-"]
+    args = [*arguments[:1], str(FIXTURES / name), *arguments[1:]]
+    runner = CliRunner()
+
+    embedded = runner.invoke(cli, ["-q", *args, "--backend", "embedded"])
+    torch = runner.invoke(
+        cli, ["-q", *args, "--backend", "torch", "--torch-prefix", str(TORCH.prefix)]
+    )
+
+    assert embedded.exit_code == 0, embedded.output
+    assert torch.exit_code == 0, torch.output
+    assert torch.stdout_bytes == embedded.stdout_bytes
+    assert len(embedded.stdout_bytes) > 40

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
+from bridge.cli.options import reader_options
 from bridge.export import default_output
 from bridge.export import export as export_model
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, NO_BOUNDARY, Boundary
+from bridge.t7.backends import ReaderChoice
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ def _boundary(value: str) -> str:
     type=click.Choice(["4", "8"]),
     help="Width of C longs in the file; detected when not given.",
 )
+@reader_options
 def export(
     model: Path,
     output: Path | None,
@@ -83,6 +86,7 @@ def export(
     boundary: str | None,
     no_boundary: bool,
     long_size: str | None,
+    reader: ReaderChoice,
 ) -> None:
     """Convert a char-rnn or torch-rnn checkpoint (CPU- or GPU-trained) to the
     JSON that Karpathy's RecurrentJS character demo loads (LSTMs), or to
@@ -121,5 +125,6 @@ def export(
         boundary=choice,
         pretty=pretty,
         long_size=int(long_size) if long_size else None,
+        reader=reader,
     )
     log.info("%s", result.summary())

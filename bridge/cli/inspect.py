@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from bridge.cli.options import reader_options
 from bridge.inspect import describe
-from bridge.t7.reader import read_checkpoint
+from bridge.t7.backends import ReaderChoice
 
 
 @click.command()
@@ -15,9 +16,10 @@ from bridge.t7.reader import read_checkpoint
 @click.option(
     "--depth", default=3, show_default=True, help="How many levels of the tree to show."
 )
-def inspect(model: Path, depth: int) -> None:
+@reader_options
+def inspect(model: Path, depth: int, reader: ReaderChoice) -> None:
     """Print the object tree of MODEL.t7: classes, tensor shapes and dtypes,
     training options and vocabulary size. Needs no Torch."""
-    checkpoint = read_checkpoint(model)
+    checkpoint = reader.load(model)
     for line in describe(checkpoint, depth=depth):
         click.echo(line)

@@ -4,35 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bridge.t7.backends import BACKENDS, Backend, LoadedCheckpoint, load_tree
-
-
-@dataclass(frozen=True)
-class ReaderChoice:
-    """How the user asked for checkpoints to be read."""
-
-    backend: Backend = "auto"
-    torch_prefix: Path | None = None
-    trust_checkpoint_code: bool = False
-
-    def load(
-        self, path: str | Path, *, long_size: int | None = None
-    ) -> LoadedCheckpoint:
-        """Read ``path`` as asked (see :func:`bridge.t7.backends.load_tree`)."""
-        return load_tree(
-            path,
-            backend=self.backend,
-            torch_prefix=self.torch_prefix,
-            trust_checkpoint_code=self.trust_checkpoint_code,
-            long_size=long_size,
-        )
-
+from bridge.t7.backends import BACKENDS, Backend, ReaderChoice
 
 _OPTIONS = (
     click.option(

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from bridge.cli.options import reader_options
 from bridge.modelfile import read_model
 from bridge.sample import DEFAULT_LENGTH
 from bridge.sample import sample as sample_text
+from bridge.t7.backends import ReaderChoice
 
 
 @click.command()
@@ -40,6 +42,7 @@ from bridge.sample import sample as sample_text
 @click.option(
     "--argmax", is_flag=True, help="Take the most probable token at every step."
 )
+@reader_options
 def sample(
     model: Path,
     length: int,
@@ -47,6 +50,7 @@ def sample(
     primetext: str,
     seed: int,
     argmax: bool,
+    reader: ReaderChoice,
 ) -> None:
     """Generate text from MODEL: a char-rnn or torch-rnn checkpoint (.t7), or
     its export in either format. Needs no Torch.
@@ -58,7 +62,7 @@ def sample(
     sampler is defined in docs/bridge-format.md: the same seed gives the same
     text from a checkpoint, from its exports and in the browser.
     """
-    loaded = read_model(model)
+    loaded = read_model(model, reader=reader)
     pieces = sample_text(
         loaded.model,
         primetext=primetext,

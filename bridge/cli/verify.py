@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from bridge.cli.options import reader_options
 from bridge.modelfile import ModelFile, read_model, sha256_file
+from bridge.t7.backends import ReaderChoice
 from bridge.verify import (
     DEFAULT_TOLERANCE,
     FLOAT32_TOLERANCE,
@@ -39,8 +41,13 @@ _FORMATS = {
     help="The largest probability difference that passes. A float32-encoded "
     f"export of float64 weights needs about {FLOAT32_TOLERANCE:g}.",
 )
+@reader_options
 def verify(
-    checkpoint: Path, exported: Path, text: str | None, tolerance: float
+    checkpoint: Path,
+    exported: Path,
+    text: str | None,
+    tolerance: float,
+    reader: ReaderChoice,
 ) -> None:
     """Run CHECKPOINT (.t7) and EXPORTED (its JSON, either format) on the same
     text, from a zero state, and compare their next-token probabilities at
@@ -49,7 +56,7 @@ def verify(
     Prints the largest difference and PASS or FAIL; the exit status is 0 on
     PASS and 1 on FAIL.
     """
-    reference = read_model(checkpoint)
+    reference = read_model(checkpoint, reader=reader)
     other = read_model(exported)
     result = verify_export(reference, other, text=text, tolerance=tolerance)
 

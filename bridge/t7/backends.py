@@ -40,6 +40,27 @@ class LoadedCheckpoint(Checkpoint):
     torch: TorchInstall | None = None
 
 
+@dataclass(frozen=True)
+class ReaderChoice:
+    """How checkpoints are to be read: the backend and its settings."""
+
+    backend: Backend = "auto"
+    torch_prefix: Path | None = None
+    trust_checkpoint_code: bool = False
+
+    def load(
+        self, path: str | Path, *, long_size: int | None = None
+    ) -> LoadedCheckpoint:
+        """Read ``path`` as chosen (see :func:`load_tree`)."""
+        return load_tree(
+            path,
+            backend=self.backend,
+            torch_prefix=self.torch_prefix,
+            trust_checkpoint_code=self.trust_checkpoint_code,
+            long_size=long_size,
+        )
+
+
 def load_tree(
     path: str | Path,
     *,
