@@ -38,6 +38,7 @@ from bridge.cli import cli
 from bridge.errors import UnsupportedError
 from bridge.export import Format, export
 from bridge.runtime import Mulberry32
+from bridge.t7.backends import ReaderChoice
 from bridge.web import load_page_model, page_server, render_page
 
 HERE = Path(__file__).parent
@@ -371,6 +372,19 @@ def test_page_command_exact_weights_on_request(tmp_path: Path) -> None:
     embedded = _embedded(out.read_text(encoding="utf-8"))
     assert embedded["layers"][2]["gates"]["forget"]["h"]["encoding"] == "numbers"
     assert "weights as JSON numbers" in result.stderr
+
+
+def test_page_command_reads_with_the_backend_asked_for(tmp_path: Path) -> None:
+    out = tmp_path / "embedded.html"
+    model = FIXTURES / "lstm_2x20.t7"
+
+    result = CliRunner().invoke(
+        cli, ["page", str(model), "-o", str(out), "--backend", "embedded"]
+    )
+
+    assert result.exit_code == 0, result.output
+    expected = render_page(load_page_model(model, reader=ReaderChoice("embedded")))
+    assert out.read_text(encoding="utf-8") == expected
 
 
 def test_page_command_refuses_a_file_that_is_no_model(tmp_path: Path) -> None:

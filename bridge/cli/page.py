@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from bridge.cli.options import reader_options
+from bridge.t7.backends import ReaderChoice
 from bridge.web.page import (
     PAGE_ENCODINGS,
     TINY_MODEL,
@@ -45,8 +47,13 @@ ENCODING_HELP = (
     type=click.Choice(["4", "8"]),
     help="Width of C longs in a checkpoint; detected when not given.",
 )
+@reader_options
 def page(
-    model: Path, output: Path | None, encoding: PageEncoding, long_size: str | None
+    model: Path,
+    output: Path | None,
+    encoding: PageEncoding,
+    long_size: str | None,
+    reader: ReaderChoice,
 ) -> None:
     """Write one self-contained HTML page that runs MODEL in a web browser.
 
@@ -64,5 +71,6 @@ def page(
         target,
         encoding=encoding,
         long_size=int(long_size) if long_size else None,
+        reader=reader,
     )
     log.info("%s", result.summary())

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from bridge.cli.options import reader_options
 from bridge.cli.page import ENCODING_HELP
+from bridge.t7.backends import ReaderChoice
 from bridge.web.page import PAGE_ENCODINGS, PageEncoding, load_page_model, render_page
 from bridge.web.server import HOST, page_server
 
@@ -35,8 +37,13 @@ log = logging.getLogger(__name__)
     type=click.Choice(["4", "8"]),
     help="Width of C longs in a checkpoint; detected when not given.",
 )
+@reader_options
 def serve(
-    model: Path, port: int, encoding: PageEncoding, long_size: str | None
+    model: Path,
+    port: int,
+    encoding: PageEncoding,
+    long_size: str | None,
+    reader: ReaderChoice,
 ) -> None:
     """Serve the page that runs MODEL on http://127.0.0.1:PORT/ until Ctrl-C.
 
@@ -44,7 +51,10 @@ def serve(
     open it: the server listens on the loopback address alone.
     """
     loaded = load_page_model(
-        model, encoding=encoding, long_size=int(long_size) if long_size else None
+        model,
+        encoding=encoding,
+        long_size=int(long_size) if long_size else None,
+        reader=reader,
     )
     server = page_server(render_page(loaded).encode("utf-8"), port)
     bound = server.server_address[1]

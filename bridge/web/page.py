@@ -26,6 +26,7 @@ from bridge import __version__
 from bridge.bridgeformat.encode import encode
 from bridge.modelfile import ModelFile, read_model, sha256_file
 from bridge.output import atomic_output, check_output_path
+from bridge.t7.backends import ReaderChoice
 
 PageEncoding = Literal["auto", "numbers", "float32"]
 PAGE_ENCODINGS: tuple[PageEncoding, ...] = ("auto", "numbers", "float32")
@@ -84,7 +85,11 @@ def default_output(model_path: Path) -> Path:
 
 
 def load_page_model(
-    path: Path, *, encoding: PageEncoding = "auto", long_size: int | None = None
+    path: Path,
+    *,
+    encoding: PageEncoding = "auto",
+    long_size: int | None = None,
+    reader: ReaderChoice | None = None,
 ) -> PageModel:
     """Read a checkpoint or a JSON export of either format for a page.
 
@@ -92,11 +97,12 @@ def load_page_model(
     (exact), ``float32`` (compact), or ``auto``: numbers for models under
     :data:`TINY_MODEL` parameters, float32 otherwise. A JSON export is
     embedded as it is, unless an encoding is asked for: then it too becomes
-    rjs-bridge's format in that encoding.
+    rjs-bridge's format in that encoding. ``reader`` says how a checkpoint
+    is read (default: the embedded reader unless a Torch is found).
     """
     if encoding not in PAGE_ENCODINGS:
         raise ValueError(f"encoding {encoding!r} is not one of {PAGE_ENCODINGS}")
-    file = read_model(path, long_size=long_size)
+    file = read_model(path, long_size=long_size, reader=reader)
     model = file.model
 
     if file.format != "t7" and encoding == "auto":
@@ -152,6 +158,7 @@ def write_page(
     *,
     encoding: PageEncoding = "auto",
     long_size: int | None = None,
+    reader: ReaderChoice | None = None,
 ) -> PageResult:
     """Write the page for the model in ``model_path`` to ``output`` (None:
     stdout), checking everything before writing anything."""
@@ -159,7 +166,9 @@ def write_page(
     if output is not None:
         check_output_path(output, model_path)
 
-    model = load_page_model(model_path, encoding=encoding, long_size=long_size)
+    model = load_page_model(
+        model_path, encoding=encoding, long_size=long_size, reader=reader
+    )
     page = render_page(model).encode("utf-8")
 
     with atomic_output(output) as f:
