@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -11,9 +12,34 @@ import click
 from bridge import __version__
 from bridge.errors import BridgeError
 
+# Command name -> the module defining it, imported only when the command
+# runs (or --help lists them), so each command starts without loading the
+# others' dependencies.
+_COMMANDS = {
+    "export": "bridge.cli.export",
+    "inspect": "bridge.cli.inspect",
+    "sample": "bridge.cli.sample",
+    "verify": "bridge.cli.verify",
+    "page": "bridge.cli.page",
+    "serve": "bridge.cli.serve",
+    "to-cpu": "bridge.cli.to_cpu",
+}
+
 
 class _Group(click.Group):
-    """Turns every BridgeError into ``Error: ...`` and exit status 1."""
+    """Loads commands on demand, and turns every BridgeError into
+    ``Error: ...`` and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = _COMMANDS.get(name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(module), name.replace("-", "_"))
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -27,7 +53,8 @@ class _Group(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Print details of the work.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 def cli(verbose: bool, quiet: bool) -> None:
-    """Turn Lua Torch7 char-rnn checkpoints into models a web browser runs."""
+    """Turn Lua Torch7 char-rnn and torch-rnn checkpoints into models a web
+    browser runs."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
     logging.basicConfig(
         level=level, format="%(message)s", stream=sys.stderr, force=True
@@ -36,17 +63,3 @@ def cli(verbose: bool, quiet: bool) -> None:
 
 def main() -> None:
     cli(prog_name="rjs-bridge")
-
-
-from bridge.cli import export, inspect, sample, to_cpu, verify  # noqa: E402
-
-cli.add_command(export.export)
-cli.add_command(inspect.inspect)
-cli.add_command(to_cpu.to_cpu)
-cli.add_command(sample.sample)
-cli.add_command(verify.verify)
-
-from bridge.cli import page, serve  # noqa: E402
-
-cli.add_command(page.page)
-cli.add_command(serve.serve)
