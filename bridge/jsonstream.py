@@ -10,6 +10,8 @@ same float64, without a detour through Python floats.
 
 from __future__ import annotations
 
+import base64
+import io
 import queue
 import threading
 from collections.abc import Sequence
@@ -33,6 +35,19 @@ def placeholder(index: int) -> msgspec.Raw:
     return msgspec.Raw(b"%s%d%s" % (_MARK, index, _MARK))
 
 
+class Float32Base64:
+    """An array to stream as one JSON string: its values as little-endian
+    float32, base64-encoded."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+
+Streamed = np.ndarray | Float32Base64
+
+
 def encode_numbers(values: np.ndarray) -> bytes:
     """A JSON array of ``values`` (flattened row by row), all at once."""
     flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
@@ -42,7 +57,7 @@ def encode_numbers(values: np.ndarray) -> bytes:
 def write(
     out: BinaryIO,
     document: msgspec.Struct,
-    arrays: Sequence[np.ndarray],
+    arrays: Sequence[Streamed],
     *,
     pretty: bool = False,
 ) -> int:
@@ -53,7 +68,10 @@ def write(
         # Indenting needs the whole text; pretty output is for small models.
         parts = skeleton.split(_MARK)
         for i in range(1, len(parts), 2):
-            parts[i] = encode_numbers(arrays[int(parts[i])])
+            whole = io.BytesIO()
+            with _WriteBehind(whole) as sink:
+                _write_array(sink, arrays[int(parts[i])])
+            parts[i] = whole.getvalue()
         text = msgspec.json.format(b"".join(parts), indent=2) + b"\n"
         out.write(text)
         return len(text)
@@ -63,7 +81,7 @@ def write(
             if i % 2 == 0:
                 sink.write(part)
             else:
-                _write_numbers(sink, arrays[int(part)])
+                _write_array(sink, arrays[int(part)])
         sink.write(b"\n")
     return sink.written
 
@@ -106,6 +124,23 @@ class _WriteBehind:
                     self.out.write(piece)
                 except BaseException as e:  # handed to the formatting thread
                     self.error = e
+
+
+def _write_array(sink: _WriteBehind, array: Streamed) -> None:
+    if isinstance(array, Float32Base64):
+        _write_base64(sink, array.values)
+    else:
+        _write_numbers(sink, array)
+
+
+def _write_base64(sink: _WriteBehind, values: np.ndarray) -> None:
+    # Chunks of a multiple of 3 bytes encode to base64 that joins up whole.
+    flat = values.reshape(-1)
+    sink.write(b'"')
+    for start in range(0, flat.size, 3 * CHUNK):
+        packed = np.ascontiguousarray(flat[start : start + 3 * CHUNK], dtype="<f4")
+        sink.write(base64.b64encode(packed.tobytes()))
+    sink.write(b'"')
 
 
 def _write_numbers(sink: _WriteBehind, values: np.ndarray) -> None:

@@ -69,3 +69,21 @@ def test_write_reports_a_failed_write() -> None:
 
     with pytest.raises(OSError, match="No space left"):
         jsonstream.write(_FullDisk(), doc, [np.zeros(10)])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_write_streams_float32_base64_in_whole_chunks(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    import base64
+
+    monkeypatch.setattr(jsonstream, "CHUNK", chunk)
+    values = np.random.default_rng(2).standard_normal((7, 5))
+    doc = _Doc("f", jsonstream.placeholder(0), {})
+    out = io.BytesIO()
+
+    jsonstream.write(out, doc, [jsonstream.Float32Base64(values)])
+
+    text = msgspec.json.decode(out.getvalue())["first"]
+    expected = base64.b64encode(values.astype("<f4").tobytes()).decode()
+    assert text == expected

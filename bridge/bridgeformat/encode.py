@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 import numpy as np
 
@@ -30,7 +29,7 @@ class Document:
     """
 
     document: schema.BridgeModel
-    arrays: list[np.ndarray]
+    arrays: list[jsonstream.Streamed]
 
 
 def to_document(
@@ -47,7 +46,7 @@ def to_document(
     """
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding {encoding!r} is not one of {ENCODINGS}")
-    arrays: list[np.ndarray] = []
+    arrays: list[jsonstream.Streamed] = []
 
     def matrix(values: np.ndarray) -> schema.Matrix:
         shape = [int(n) for n in values.shape]
@@ -60,7 +59,9 @@ def to_document(
                     f"{np.abs(values).max():.3g} is beyond float32's range; "
                     "use --encoding numbers, which holds it exactly"
                 )
-            text = base64.b64encode(rounded.tobytes()).decode("ascii")
+            arrays.append(jsonstream.Float32Base64(values))
+            # The text is streamed in when written (see bridge.jsonstream).
+            text = cast(str, jsonstream.placeholder(len(arrays) - 1))
             return schema.Float32Base64(shape=shape, data=text)
         # float32 widens to float64 exactly, and the numbers are written as
         # the shortest decimal that reads back as the same float64.
