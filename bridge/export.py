@@ -94,9 +94,10 @@ def export(
     model = recognise(checkpoint.root, str(model_path))
     mapping = None
     document: msgspec.Struct
+    arrays: list[jsonstream.Streamed]
     if format == "rjs":
         mapping = to_recurrentjs(model, boundary)
-        document, arrays = mapping.model, mapping.arrays
+        document, arrays = mapping.model, list(mapping.arrays)
     else:
         encoded = to_document(model, sha256=sha256_file(model_path), encoding=encoding)
         document, arrays = encoded.document, encoded.arrays

@@ -71,11 +71,6 @@ def _boundary(value: str) -> str:
     is_flag=True,
     help="Make token 0 inert: a zero input that is never predicted.",
 )
-@click.option(
-    "--long-size",
-    type=click.Choice(["4", "8"]),
-    help="Width of C longs in the file; detected when not given.",
-)
 @reader_options
 def export(
     model: Path,
@@ -85,7 +80,6 @@ def export(
     pretty: bool,
     boundary: str | None,
     no_boundary: bool,
-    long_size: str | None,
     reader: ReaderChoice,
 ) -> None:
     """Convert a char-rnn or torch-rnn checkpoint (CPU- or GPU-trained) to the
@@ -124,7 +118,6 @@ def export(
         encoding="float32" if encoding == "float32" else "numbers",
         boundary=choice,
         pretty=pretty,
-        long_size=int(long_size) if long_size else None,
         reader=reader,
     )
     log.info("%s", result.summary())

@@ -13,6 +13,12 @@ from bridge.t7.backends import BACKENDS, Backend, ReaderChoice
 
 _OPTIONS = (
     click.option(
+        "--long-size",
+        type=click.Choice(["4", "8"]),
+        help="Width of C longs in a binary checkpoint: 8 as Linux and macOS "
+        "write, 4 as Windows and 32-bit ARM do. Detected when not given.",
+    ),
+    click.option(
         "--backend",
         type=click.Choice(BACKENDS),
         default="auto",
@@ -40,7 +46,8 @@ _OPTIONS = (
 
 
 def reader_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --backend, --torch-prefix and --trust-checkpoint-code to a command.
+    """Add --long-size, --backend, --torch-prefix and --trust-checkpoint-code
+    to a command.
 
     Put it under ``@click.command()``. The command receives the three as one
     keyword argument, ``reader``, a :class:`ReaderChoice` whose ``load`` reads
@@ -50,12 +57,18 @@ def reader_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def with_reader(
         *args: Any,
+        long_size: str | None,
         backend: Backend,
         torch_prefix: Path | None,
         trust_checkpoint_code: bool,
         **kwargs: Any,
     ) -> Any:
-        reader = ReaderChoice(backend, torch_prefix, trust_checkpoint_code)
+        reader = ReaderChoice(
+            backend,
+            torch_prefix,
+            trust_checkpoint_code,
+            int(long_size) if long_size else None,
+        )
         return command(*args, reader=reader, **kwargs)
 
     decorated: Callable[..., Any] = with_reader

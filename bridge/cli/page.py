@@ -42,17 +42,11 @@ ENCODING_HELP = (
     show_default=True,
     help=ENCODING_HELP,
 )
-@click.option(
-    "--long-size",
-    type=click.Choice(["4", "8"]),
-    help="Width of C longs in a checkpoint; detected when not given.",
-)
 @reader_options
 def page(
     model: Path,
     output: Path | None,
     encoding: PageEncoding,
-    long_size: str | None,
     reader: ReaderChoice,
 ) -> None:
     """Write one self-contained HTML page that runs MODEL in a web browser.
@@ -70,7 +64,6 @@ def page(
         model,
         target,
         encoding=encoding,
-        long_size=int(long_size) if long_size else None,
         reader=reader,
     )
     log.info("%s", result.summary())

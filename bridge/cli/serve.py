@@ -32,17 +32,11 @@ log = logging.getLogger(__name__)
     show_default=True,
     help=ENCODING_HELP,
 )
-@click.option(
-    "--long-size",
-    type=click.Choice(["4", "8"]),
-    help="Width of C longs in a checkpoint; detected when not given.",
-)
 @reader_options
 def serve(
     model: Path,
     port: int,
     encoding: PageEncoding,
-    long_size: str | None,
     reader: ReaderChoice,
 ) -> None:
     """Serve the page that runs MODEL on http://127.0.0.1:PORT/ until Ctrl-C.
@@ -53,7 +47,6 @@ def serve(
     loaded = load_page_model(
         model,
         encoding=encoding,
-        long_size=int(long_size) if long_size else None,
         reader=reader,
     )
     server = page_server(render_page(loaded).encode("utf-8"), port)

@@ -47,17 +47,20 @@ class ReaderChoice:
     backend: Backend = "auto"
     torch_prefix: Path | None = None
     trust_checkpoint_code: bool = False
+    # The width of C longs in binary files; None to detect it.
+    long_size: int | None = None
 
     def load(
         self, path: str | Path, *, long_size: int | None = None
     ) -> LoadedCheckpoint:
-        """Read ``path`` as chosen (see :func:`load_tree`)."""
+        """Read ``path`` as chosen (see :func:`load_tree`); ``long_size``
+        overrides the choice's own."""
         return load_tree(
             path,
             backend=self.backend,
             torch_prefix=self.torch_prefix,
             trust_checkpoint_code=self.trust_checkpoint_code,
-            long_size=long_size,
+            long_size=long_size if long_size is not None else self.long_size,
         )
 
 
