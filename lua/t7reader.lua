@@ -31,10 +31,26 @@ local TYPE_FUNCTION_LEGACY = 6 -- no index; bytecode, then an upvalues object
 local TYPE_FUNCTION_RECUR_LEGACY = 7 -- index; bytecode, then a list of upvalues
 local TYPE_FUNCTION = 8 -- index; bytecode, then {name, value} upvalue records
 
--- Deeper than this, Torch's own recursive reader has long run out of stack.
-local MAX_DEPTH = 4000
+-- Objects nested deeper than this are refused. The reader recurses, and
+-- LuaJIT's stack holds about 2,800 levels of tables; char-rnn and torch-rnn
+-- checkpoints nest fewer than 150 deep.
+local MAX_DEPTH = 2000
 -- numpy's limit on the number of dimensions.
 local MAX_DIMS = 64
+-- Sizes, strides, offsets and element counts beyond 2^53 are refused: no
+-- file holds that many elements, and Lua numbers (doubles) stop being exact
+-- integers there.
+local MAX_LONG = 2 ^ 53
+-- A tensor view may repeat its storage's elements (a stride of 0, as
+-- Torch's expand makes), so its element count is checked on its own: its
+-- bytes may not pass 2^53 either.
+local MAX_VIEW_BYTES = 2 ^ 53
+-- Torch class names are Lua names joined by dots (nn.Linear); longer ones
+-- than this are refused.
+local MAX_CLASS_NAME = 256
+-- How many steps of a deep object path an error message spells out at each
+-- end.
+local PATH_ENDS = 12
 
 -- Element width in bytes of each storage kind; "Long" follows the file.
 local ELEMENT_SIZE = {
@@ -80,12 +96,39 @@ local double_ptr = ffi.typeof("const double *")
 local FormatError = {}
 FormatError.__index = FormatError
 
+-- A string from the file as an error message shows it: quoted, bytes outside
+-- printable ASCII as \xHH, and cut short when long.
+local function show(s, limit)
+  limit = limit or 60
+  local cut = #s > limit
+  local text = s:sub(1, limit):gsub('[%c"\\\128-\255]', function(c)
+    return string.format("\\x%02x", c:byte())
+  end)
+  if cut then
+    return string.format('"%s"... (%d bytes)', text, #s)
+  end
+  return '"' .. text .. '"'
+end
+
+-- Whether a string is a Torch class name: Lua names joined by dots.
+local function is_class_name(s)
+  if #s == 0 or #s > MAX_CLASS_NAME then
+    return false
+  end
+  for part in (s .. "."):gmatch("([^.]*)%.") do
+    if not part:match("^[%a_][%w_]*$") then
+      return false
+    end
+  end
+  return true
+end
+
 local function describe_key(key)
   if type(key) == "string" then
-    if key:match("^[%a_][%w_]*$") then
+    if key:match("^[%a_][%w_]*$") and #key <= 60 then
       return "." .. key
     end
-    return string.format("[%q]", key)
+    return "[" .. show(key, 40) .. "]"
   end
   if type(key) == "number" then
     if key == math.floor(key) and math.abs(key) < 2 ^ 53 then
@@ -96,31 +139,50 @@ local function describe_key(key)
   return "[<" .. type(key) .. ">]"
 end
 
+-- Frees what earlier readings left, before the next one. JIT traces hold
+-- the closures of the reading they were recorded in, and through them its
+-- records, so they go first.
+function M.collect()
+  jit.flush()
+  collectgarbage("collect")
+end
+
 -- `ascii` is true for files in Torch's ASCII format; `long_size` then
 -- does not matter.
 function M.read(address, size, long_size, ascii)
+  -- Collect garbage before the heap doubles (Lua's default waits till it
+  -- has): with many small objects it halves the reader's peak memory.
+  collectgarbage("setpause", 100)
   local base = ffi.cast("const uint8_t *", address)
   local pos = 0
   local heap = {}
   local by_index = {}
-  local refs = {}
+  local indexed = 0
   local path = {}
   local depth = 0
   local longs_read = 0
 
   local function path_string()
     local parts = { "<root>" }
-    for i = 1, #path do
-      parts[#parts + 1] = path[i]
+    local n = #path
+    for i = 1, n do
+      if n > 2 * PATH_ENDS and i == PATH_ENDS + 1 then
+        parts[#parts + 1] = string.format("...(%d steps)...", n - 2 * PATH_ENDS)
+      end
+      if n <= 2 * PATH_ENDS or i <= PATH_ENDS or i > n - PATH_ENDS then
+        parts[#parts + 1] = path[i]
+      end
     end
     return table.concat(parts)
   end
 
-  local function fail(offset, message)
+  -- `short` marks a failure for want of bytes: what a file cut short gives.
+  local function fail(offset, message, short)
     error(setmetatable({
       offset = offset,
       path = path_string(),
       message = message,
+      short = short or false,
     }, FormatError), 0)
   end
 
@@ -129,7 +191,7 @@ function M.read(address, size, long_size, ascii)
     if n < 0 or pos + n > size then
       fail(pos, string.format(
         "file ends at byte %d while reading %s (%d bytes needed at offset %d)",
-        size, what, n, pos))
+        size, what, n, pos), n >= 0)
     end
   end
 
@@ -144,7 +206,13 @@ function M.read(address, size, long_size, ascii)
     need(long_size, what)
     local v
     if long_size == 8 then
-      v = tonumber(ffi.cast(int64_ptr, base + pos)[0])
+      local exact = ffi.cast(int64_ptr, base + pos)[0]
+      if exact > MAX_LONG or exact < -MAX_LONG then
+        fail(pos, string.format(
+          "%s %s is beyond 2^53, more than any file holds", what,
+          (tostring(exact):gsub("LL$", ""))))
+      end
+      v = tonumber(exact)
     else
       v = ffi.cast(int32_ptr, base + pos)[0]
     end
@@ -210,10 +278,20 @@ function M.read(address, size, long_size, ascii)
 
     local function read_integer(what, low, high)
       local token, at = read_token(what)
-      local v = token:match("^[+-]?%d+$") and tonumber(token)
-      if not v or v < low or v > high then
+      local digits = token:match("^[+-]?0*(%d+)$")
+      if not digits then
         fail(at, string.format(
-          "expected a decimal integer for %s, found %q", what, token))
+          "expected a decimal integer for %s, found %s", what, show(token)))
+      end
+      -- Past 2^53 tonumber rounds, so the digits are compared first (as
+      -- text, which orders numbers of as many digits).
+      local v = nil
+      if #digits < 16 or (#digits == 16 and digits <= "9007199254740992") then
+        v = tonumber(token)
+      end
+      if v == nil or v < low or v > high then
+        fail(at, string.format(
+          "%s %s is out of range (%.0f to %.0f)", what, token, low, high))
       end
       return v
     end
@@ -224,7 +302,7 @@ function M.read(address, size, long_size, ascii)
 
     read_long = function(what)
       longs_read = longs_read + 1
-      return read_integer(what, -2 ^ 63, 2 ^ 63)
+      return read_integer(what, -MAX_LONG, MAX_LONG)
     end
 
     -- "%.17g" text; LuaJIT's tonumber rounds correctly and knows inf, nan.
@@ -232,31 +310,43 @@ function M.read(address, size, long_size, ascii)
       local token, at = read_token(what)
       local v = tonumber(token)
       if v == nil then
-        fail(at, string.format("expected a number for %s, found %q", what, token))
+        fail(at, string.format(
+          "expected a number for %s, found %s", what, show(token)))
       end
       return v
     end
   end
 
-  -- A composite value travels to Python as a one-element table naming its
-  -- heap slot, so Python can tell it from a number.
-  local function ref(slot)
-    local r = refs[slot]
-    if r == nil then
-      r = { slot }
-      refs[slot] = r
-    end
-    return r
-  end
-
+  -- A composite value travels to Python as its record, a Lua table, which
+  -- Python tells from a number or a string; records hold only what Python
+  -- reads, as a file of many small objects makes many records.
   local function new_record(record, index)
     heap[#heap + 1] = record
     record.slot = #heap
     if index ~= nil then
-      by_index[index] = record.slot
+      indexed = indexed + 1
+      by_index[indexed] = record
     end
-    return record.slot
+    return record
   end
+
+  -- Torch's writer numbers tables, objects and functions 1, 2, 3, ... in
+  -- the order it first writes them (File.lua's nWriteObject), so an index is
+  -- either one already read or the next one. Holding to that also keeps
+  -- `by_index` a plain array, which no choice of indices can slow down.
+  local function read_index(what)
+    local at = pos
+    local index = read_int(what)
+    if index < 1 or index > indexed + 1 then
+      fail(at, string.format(
+        "%s %d is neither a new object's (%d) nor an earlier one's (1 to %d)",
+        what, index, indexed + 1, indexed))
+    end
+    return index
+  end
+
+  -- Entry lists of tables without entries, shared.
+  local NO_ENTRIES = {}
 
   local read_object
 
@@ -283,7 +373,7 @@ function M.read(address, size, long_size, ascii)
     if newline == nil then
       fail(pos, string.format(
         "file ends at byte %d inside the line of %s's %d elements",
-        size, record.class, count))
+        size, record.class, count), true)
     end
     local stop = tonumber(ffi.cast("const uint8_t *", newline) - base)
     record.text_length = stop - pos
@@ -295,7 +385,7 @@ function M.read(address, size, long_size, ascii)
     local count = read_long("storage element count")
     local width = elem == "Long" and long_size or ELEMENT_SIZE[elem]
     if count < 0 then
-      fail(at, string.format("%s claims %d elements", record.class, count))
+      fail(at, string.format("%s claims %.0f elements", record.class, count))
     end
     if ascii then
       read_ascii_storage(record, elem, count)
@@ -303,8 +393,8 @@ function M.read(address, size, long_size, ascii)
     end
     if count * width > size - pos then
       fail(at, string.format(
-        "%s claims %d elements (%d bytes) but only %d bytes follow",
-        record.class, count, count * width, size - pos))
+        "%s claims %.0f elements (%.0f bytes) but only %d bytes follow",
+        record.class, count, count * width, size - pos), true)
     end
     record.kind = "storage"
     record.elem = elem
@@ -326,7 +416,7 @@ function M.read(address, size, long_size, ascii)
       sizes[i] = read_long("tensor size")
       if sizes[i] < 0 then
         fail(where, string.format(
-          "%s has size %d in dimension %d", record.class, sizes[i], i))
+          "%s has size %.0f in dimension %d", record.class, sizes[i], i))
       end
     end
     for i = 1, ndim do
@@ -334,11 +424,27 @@ function M.read(address, size, long_size, ascii)
       strides[i] = read_long("tensor stride")
       if strides[i] < 0 then
         fail(where, string.format(
-          "%s has stride %d in dimension %d", record.class, strides[i], i))
+          "%s has stride %.0f in dimension %d", record.class, strides[i], i))
       end
     end
     local offset_at = pos
     local offset = read_long("tensor storage offset")
+
+    -- A Torch7 tensor with no dimensions holds no elements. NumPy refuses a
+    -- shape whose nonzero sizes multiply past its limit even when another
+    -- size is 0, so `span` leaves zeros out. The products are doubles: past
+    -- 2^53 they round, but never back below the limit.
+    local numel, span = ndim > 0 and 1 or 0, 1
+    for i = 1, ndim do
+      numel = numel * sizes[i]
+      span = span * math.max(sizes[i], 1)
+    end
+    local width = elem == "Long" and long_size or ELEMENT_SIZE[elem]
+    if span * width > MAX_VIEW_BYTES then
+      fail(at, string.format(
+        "%s has sizes {%s}, more elements than any machine holds",
+        record.class, table.concat(sizes, ",")))
+    end
 
     path[#path + 1] = ".<storage>"
     local storage_at = pos
@@ -351,10 +457,16 @@ function M.read(address, size, long_size, ascii)
     record.stride = strides
     record.offset = offset
     if storage == nil then
+      -- Torch would allocate the elements; we refuse to.
+      if numel > 0 then
+        fail(storage_at, string.format(
+          "%s has sizes {%s} (%.0f elements) but no storage",
+          record.class, table.concat(sizes, ","), numel))
+      end
       return
     end
 
-    local srec = type(storage) == "table" and heap[storage[1]] or nil
+    local srec = type(storage) == "table" and storage or nil
     if srec == nil or srec.kind ~= "storage" then
       fail(storage_at, string.format(
         "%s is backed by a %s, expected a storage",
@@ -367,61 +479,66 @@ function M.read(address, size, long_size, ascii)
     end
     record.storage = storage
 
-    -- The view must lie inside its storage: Torch offsets are 1-based.
-    -- A Torch7 tensor with no dimensions holds no elements.
-    local numel, last = ndim > 0 and 1 or 0, offset - 1
+    -- The view must lie inside its storage: Torch offsets are 1-based. The
+    -- sum is a double too; rounding cannot take a true value at or past the
+    -- storage's (exact) element count below it.
+    local last = offset - 1
     for i = 1, ndim do
-      numel = numel * sizes[i]
       last = last + (sizes[i] - 1) * strides[i]
     end
     if numel > 0 and (offset < 1 or last >= srec.count) then
       fail(offset_at, string.format(
-        "%s view (offset %d, sizes {%s}, strides {%s}) runs outside its "
-        .. "storage of %d elements",
+        "%s view (offset %.0f, sizes {%s}, strides {%s}) runs outside its "
+        .. "storage of %.0f elements",
         record.class, offset, table.concat(sizes, ","),
         table.concat(strides, ","), srec.count))
     end
   end
 
-  local function read_torch(at)
-    local index = read_int("object index")
-    local slot = by_index[index]
-    if slot ~= nil then
-      return ref(slot)
+  local function read_torch()
+    local index = read_index("object index")
+    local seen = by_index[index]
+    if seen ~= nil then
+      return seen
     end
 
     -- "V <n>" then the class name; older files have the class name only.
     local version_at = pos
     local first = read_string("version string")
-    local record = { index = index, at = at }
+    local record = {}
     local version = first:match("^V (%d+)$")
+    local class_at = version_at
     if version ~= nil then
       record.version = tonumber(version)
-      record.versioned = true
+      if record.version > 2 ^ 31 - 1 then
+        fail(version_at, string.format(
+          "version string %s holds no plausible version", show(first)))
+      end
+      class_at = pos
       record.class = read_string("class name")
     elseif first:match("^V ") then
       fail(version_at, string.format(
-        "malformed version string %q, expected \"V <number>\"", first))
+        "malformed version string %s, expected \"V <number>\"", show(first)))
     else
       record.version = 0
-      record.versioned = false
       record.class = first
     end
-    if record.class == "" or record.class:find("[%z\1-\31\127]") then
-      fail(version_at, string.format("class name %q is not a class name",
-        record.class))
+    if not is_class_name(record.class) then
+      fail(class_at, string.format(
+        "class name %s is not a class name: expected Lua names joined by "
+        .. "dots, such as nn.Linear", show(record.class)))
     end
-    slot = new_record(record, index)
+    new_record(record, index)
 
     local elem = TENSOR_TYPE[record.class]
     if elem ~= nil then
       read_tensor(record, elem)
-      return ref(slot)
+      return record
     end
     elem = STORAGE_TYPE[record.class]
     if elem ~= nil then
       read_storage(record, elem)
-      return ref(slot)
+      return record
     end
 
     -- Any other class is a Lua class: its fields come as one table.
@@ -429,7 +546,7 @@ function M.read(address, size, long_size, ascii)
     local fields_at = pos
     local fields = read_object()
     if fields ~= nil then
-      local frec = type(fields) == "table" and heap[fields[1]] or nil
+      local frec = type(fields) == "table" and fields or nil
       if frec == nil or frec.kind ~= "table" then
         fail(fields_at, string.format(
           "%s fields are a %s, expected a table", record.class,
@@ -437,14 +554,14 @@ function M.read(address, size, long_size, ascii)
       end
     end
     record.fields = fields
-    return ref(slot)
+    return record
   end
 
-  local function read_table(at)
-    local index = read_int("table index")
-    local slot = by_index[index]
-    if slot ~= nil then
-      return ref(slot)
+  local function read_table()
+    local index = read_index("table index")
+    local seen = by_index[index]
+    if seen ~= nil then
+      return seen
     end
 
     local count_at = pos
@@ -454,12 +571,15 @@ function M.read(address, size, long_size, ascii)
     local entry_min = ascii and 6 or 8
     if n < 0 or n * entry_min > size - pos then
       fail(count_at, string.format(
-        "table claims %d entries but only %d bytes follow", n, size - pos))
+        "table claims %d entries but only %d bytes follow", n, size - pos),
+        n >= 0)
     end
-    local keys, values = {}, {}
-    local record = { kind = "table", index = index, at = at, keys = keys,
-      values = values, n = 0 }
-    slot = new_record(record, index)
+    local keys, values = NO_ENTRIES, NO_ENTRIES
+    if n > 0 then
+      keys, values = {}, {}
+    end
+    local record = new_record({ kind = "table", keys = keys, values = values },
+      index)
 
     local m = 0
     for _ = 1, n do
@@ -481,17 +601,16 @@ function M.read(address, size, long_size, ascii)
         values[m] = value
       end
     end
-    record.n = m
-    return ref(slot)
+    return record
   end
 
   local function read_function(tag, at)
     local index
     if tag ~= TYPE_FUNCTION_LEGACY then
-      index = read_int("function index")
-      local slot = by_index[index]
-      if slot ~= nil then
-        return ref(slot)
+      index = read_index("function index")
+      local seen = by_index[index]
+      if seen ~= nil then
+        return seen
       end
     end
 
@@ -501,9 +620,8 @@ function M.read(address, size, long_size, ascii)
       fail(length_at, string.format("function bytecode has length %d", n))
     end
     need(n, "function bytecode")
-    local record = { kind = "function", tag = tag, index = index, at = at,
-      bytecode_offset = pos, bytecode_length = n }
-    local slot = new_record(record, index)
+    local record = new_record({ kind = "function", tag = tag, at = at,
+      bytecode_offset = pos, bytecode_length = n }, index)
     pos = pos + n
     if ascii then
       end_raw(n)
@@ -512,7 +630,7 @@ function M.read(address, size, long_size, ascii)
     path[#path + 1] = ".<upvalues>"
     record.upvalues = read_object()
     path[#path] = nil
-    return ref(slot)
+    return record
   end
 
   read_object = function()
@@ -540,9 +658,9 @@ function M.read(address, size, long_size, ascii)
     end
     local value
     if tag == TYPE_TABLE then
-      value = read_table(at)
+      value = read_table()
     elseif tag == TYPE_TORCH then
-      value = read_torch(at)
+      value = read_torch()
     else
       value = read_function(tag, at)
     end
@@ -554,12 +672,17 @@ function M.read(address, size, long_size, ascii)
   if not ok then
     if getmetatable(root) == FormatError then
       return { ok = false, offset = root.offset, path = root.path,
-        message = root.message, longs_read = longs_read }
+        message = root.message, short = root.short, longs_read = longs_read }
     end
     local message = tostring(root)
     if message:find("stack overflow", 1, true) then
       return { ok = false, offset = pos, path = path_string(),
-        message = "objects nested too deep to read" }
+        message = "objects nested too deep to read", longs_read = longs_read }
+    end
+    if message:find("not enough memory", 1, true) then
+      return { ok = false, offset = pos, path = path_string(),
+        message = "the file holds more objects than memory allows",
+        longs_read = longs_read }
     end
     error(root, 0)
   end

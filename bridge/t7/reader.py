@@ -26,6 +26,15 @@ from bridge.t7.sniff import describe_non_torch
 
 LONG_SIZES = (8, 4)
 
+# Characters of an ASCII storage element, at most: Torch writes doubles with
+# 17 significant digits (24 characters with sign and exponent) and longs of
+# 20 characters.
+_MAX_NUMBER_TEXT = 32
+
+# Records of a first reading kept while the long width is checked; a file of
+# more objects is read a third time instead, to keep the memory bound.
+_KEEP_RECORDS = 50_000
+
 # Torch element type -> little-endian NumPy dtype; Long follows the file.
 _DTYPES: dict[bytes, np.dtype[Any]] = {
     b"Byte": np.dtype("u1"),
@@ -64,7 +73,7 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
     path = Path(path)
     data = _read_bytes(path)
 
-    problem = describe_non_torch(bytes(data[:512]))
+    problem = describe_non_torch(bytes(data[:512]), len(data))
     if problem is not None:
         raise CheckpointError(path, problem)
     # A binary file starts with a type tag of 0 to 8 in its first byte, an
@@ -93,6 +102,7 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
                 result[b"offset"],
                 result[b"path"].decode("utf-8", "replace"),
                 result[b"message"].decode("utf-8", "replace"),
+                bool(result[b"short"]),
             )
         return result
 
@@ -108,7 +118,7 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
             raise result.error(path, f" (reading with {long_size}-byte longs)")
         chosen = long_size
     else:
-        chosen, result = _detect_long_size(path, attempt)
+        chosen, result = _detect_long_size(path, attempt, reader.collect)
 
     root = _build(result, data, chosen, path)
     return Checkpoint(
@@ -125,20 +135,29 @@ class _Failure:
     offset: int
     path: str
     message: str
+    # Failed for want of bytes, as a file cut short does.
+    short: bool = False
 
     def error(self, file: Path, suffix: str = "") -> CheckpointError:
         return CheckpointError(file, self.message + suffix, self.offset, self.path)
 
 
-def _detect_long_size(path: Path, attempt: Any) -> tuple[int, Any]:
+def _detect_long_size(path: Path, attempt: Any, collect: Any) -> tuple[int, Any]:
     # Linux and macOS write 8-byte longs, Windows and 32-bit ARM 4-byte ones.
     # A file read with the wrong width loses step at its first tensor, so the
     # width under which the whole file reads cleanly is the file's.
     first = attempt(8)
     if not isinstance(first, _Failure) and first[b"longs_read"] == 0:
         return 8, first
-    second = attempt(4)
     ok8 = not isinstance(first, _Failure)
+    again = ok8 and first[b"n"] > _KEEP_RECORDS
+    if again:
+        # Two whole readings of a file of many small objects at once would
+        # double the peak memory: drop the first and make it again if it is
+        # the one wanted.
+        first = None
+        collect()
+    second = attempt(4)
     ok4 = not isinstance(second, _Failure)
     if ok8 and ok4:
         raise CheckpointError(
@@ -147,11 +166,29 @@ def _detect_long_size(path: Path, attempt: Any) -> tuple[int, Any]:
             "say which with --long-size 8 (Linux, macOS) or --long-size 4 "
             "(Windows, 32-bit ARM)",
         )
-    if ok8:
+    if ok8 and not again:
         return 8, first
+    if ok8:
+        second = None
+        collect()
+        return 8, attempt(8)
+    assert isinstance(first, _Failure)
+    if ok4 and first.short:
+        # Read with the wrong width, a file loses step at once; one that
+        # keeps step to its end and runs out is more likely cut short.
+        raise CheckpointError(
+            path,
+            f"with 8-byte longs (Linux, macOS) the file runs out early: "
+            f"{first.message}; with 4-byte longs (Windows, 32-bit ARM) it reads "
+            "to its end. It is cut short, or was written with 4-byte longs: "
+            "if it is complete, say --long-size 4",
+            first.offset,
+            first.path,
+        )
     if ok4:
         return 4, second
     # Neither reads: report the attempt that got further, 8-byte on a tie.
+    assert isinstance(second, _Failure)
     worse = second if second.offset > first.offset else first
     width = 4 if worse is second else 8
     raise worse.error(path, f" (reading with {width}-byte longs)")
@@ -174,10 +211,13 @@ def _read_bytes(path: Path) -> bytearray:
 
 
 def _build(result: Any, data: bytearray, long_size: int, file: Path) -> Any:
-    """Turn the Lua reader's records into Python objects, without recursion."""
+    """Turn the Lua reader's records into Python objects, without recursion.
+
+    Records are fetched from Lua one at a time and let go: a file of many
+    small objects would otherwise hold a Python proxy for each of them.
+    """
     heap = result[b"heap"]
     n = result[b"n"]
-    records = [heap[slot] for slot in range(1, n + 1)]
     objects: list[Any] = [None] * (n + 1)
     dtypes = dict(_DTYPES)
     dtypes[b"Long"] = np.dtype("<i8" if long_size == 8 else "<i4")
@@ -187,11 +227,12 @@ def _build(result: Any, data: bytearray, long_size: int, file: Path) -> Any:
             return _string(v)
         if isinstance(v, (int, float, bool)) or v is None:
             return v
-        return objects[v[1]]
+        return objects[v[b"slot"]]
 
     # Containers and storages first, so tensors and fields can point at them.
     tensors = []
-    for slot, rec in enumerate(records, start=1):
+    for slot in range(1, n + 1):
+        rec = heap[slot]
         kind = rec[b"kind"]
         if kind == b"table":
             objects[slot] = Table()
@@ -218,24 +259,25 @@ def _build(result: Any, data: bytearray, long_size: int, file: Path) -> Any:
                 rec[b"at"],
             )
         elif kind == b"tensor":
-            tensors.append((slot, rec))
+            tensors.append(slot)
 
-    for slot, rec in tensors:
+    for slot in tensors:
+        rec = heap[slot]
         objects[slot] = _tensor(rec, dtypes[rec[b"elem"]], objects)
 
-    for slot, rec in enumerate(records, start=1):
+    for slot in range(1, n + 1):
         obj = objects[slot]
-        kind = rec[b"kind"]
-        if kind == b"table":
+        if isinstance(obj, Table):
+            rec = heap[slot]
             keys, values = rec[b"keys"], rec[b"values"]
-            for i in range(1, rec[b"n"] + 1):
+            for i in range(1, len(keys) + 1):
                 obj[value(keys[i])] = value(values[i])
-        elif kind == b"object":
-            fields = rec[b"fields"]
+        elif isinstance(obj, TorchObject):
+            fields = heap[slot][b"fields"]
             if fields is not None:
-                obj.fields = objects[fields[1]]
-        elif kind == b"function":
-            obj.upvalues = value(rec[b"upvalues"])
+                obj.fields = objects[fields[b"slot"]]
+        elif isinstance(obj, TorchFunction):
+            obj.upvalues = value(heap[slot][b"upvalues"])
 
     return value(result[b"root"])
 
@@ -245,24 +287,22 @@ def _tensor(rec: Any, dtype: np.dtype[Any], objects: list[Any]) -> TorchArray:
     strides = tuple(rec[b"stride"].values())
     offset = rec[b"offset"]
     storage_ref = rec[b"storage"]
-    storage = objects[storage_ref[1]] if storage_ref is not None else None
+    storage = objects[storage_ref[b"slot"]] if storage_ref is not None else None
     shape = sizes if sizes else (0,)
 
     if storage is None or not sizes or 0 in sizes:
         array = np.empty(shape, dtype=dtype).view(TorchArray)
     else:
-        # The Lua reader has checked the view; as_strided trusts it blindly,
-        # so check again with exact integers.
-        last = (
-            offset - 1 + sum((n - 1) * s for n, s in zip(sizes, strides, strict=True))
-        )
-        if offset < 1 or last >= len(storage):
-            raise AssertionError("tensor view outside its storage")
-        array = np.lib.stride_tricks.as_strided(
-            storage[offset - 1 :],
-            shape=sizes,
+        # One array object over the storage's memory; NumPy checks again that
+        # the view stays inside it (the Lua reader has already).
+        array = np.ndarray.__new__(
+            TorchArray,
+            sizes,
+            dtype,
+            buffer=storage,
+            offset=(offset - 1) * dtype.itemsize,
             strides=tuple(s * dtype.itemsize for s in strides),
-        ).view(TorchArray)
+        )
     array.torch_class = rec[b"class"].decode()
     array.storage = storage
     array.storage_offset = offset
@@ -287,6 +327,14 @@ def _parse_elements(
         raise error(
             f"{rec[b'class'].decode()} claims {count} elements but its line holds "
             f"{len(tokens)}"
+        )
+    # NumPy gives every token the width of the longest: one long word among
+    # many numbers would take gigabytes.
+    longest = max(map(len, tokens), default=0)
+    if longest > _MAX_NUMBER_TEXT:
+        raise error(
+            f"{rec[b'class'].decode()} holds a value {longest} characters long, "
+            f"longer than any number Torch writes ({_MAX_NUMBER_TEXT} at most)"
         )
     try:
         if dtype.kind == "f":

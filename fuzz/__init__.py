@@ -1,0 +1,1 @@
+"""Fuzzing of the checkpoint reader: seed files, mutations, and a runner."""

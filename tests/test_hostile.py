@@ -1,0 +1,522 @@
+"""Checkpoints from strangers: malformed, hostile and odd files each get a
+clear answer; nothing in them runs, nothing hangs, nothing already on disk
+is lost.
+
+Every file here is built by the test, byte by byte or with the project's
+writer, so that the offsets in the expected messages can be counted from
+the format (FORMAT.md). Cases already proven in test_reader.py,
+test_export.py, test_charrnn.py and test_synthetic.py are not repeated.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from lupa import luajit21
+
+import bridge
+from bridge.cli import cli
+from bridge.errors import CheckpointError, OutputError, UnsupportedError
+from bridge.export import export
+from bridge.t7 import Table, TorchFunction, TorchObject, load
+from bridge.t7.reader import read_checkpoint
+from bridge.t7.writer import dump, dumps, storage, tensor_view
+from fuzz.bounds import memory_allowed
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WriteT7 = Callable[..., Path]
+
+
+def ints(*values: int) -> bytes:
+    return struct.pack(f"<{len(values)}i", *values)
+
+
+def longs(*values: int) -> bytes:
+    return struct.pack(f"<{len(values)}q", *values)
+
+
+def chars(raw: bytes) -> bytes:
+    return ints(len(raw)) + raw
+
+
+def header(index: int, torch_class: bytes, version: bytes = b"V 1") -> bytes:
+    """A Torch object's tag, index, version string and class name."""
+    return ints(4, index) + chars(version) + chars(torch_class)
+
+
+# A FloatTensor's header is 36 bytes: tag, index, "V 1", "torch.FloatTensor".
+TENSOR = header(1, b"torch.FloatTensor")
+# And a FloatStorage's, as object 2: 37 bytes.
+STORAGE = header(2, b"torch.FloatStorage")
+
+
+def tensor(sizes: list[int], strides: list[int], offset: int, rest: bytes) -> bytes:
+    """A FloatTensor with 8-byte longs; ``rest`` is its storage object."""
+    return (
+        TENSOR + ints(len(sizes)) + longs(*sizes) + longs(*strides) + longs(offset)
+    ) + rest
+
+
+def one_float_storage() -> bytes:
+    return STORAGE + longs(1) + struct.pack("<f", 1.5)
+
+
+def written(tmp_path: Path, data: bytes, name: str = "hostile.t7") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def lua_dump(function_source: str) -> bytes:
+    """The bytecode string.dump gives for a Lua function expression."""
+    lua = luajit21.LuaRuntime(encoding=None)
+    dumped = lua.eval(f"string.dump({function_source})")
+    assert isinstance(dumped, bytes) and dumped.startswith(b"\x1bLJ")
+    return dumped
+
+
+def run_cli(*args: str) -> Any:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+# Not a Torch file at all. Empty files, text, HTML, Git LFS pointers, pickles
+# and zip archives are in test_reader.py::test_load_not_a_torch_file and
+# test_load_zip_archive; here the other formats a download can turn out to be.
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"",
+            r"the file is empty \(0 bytes\): the training run or the download "
+            r"that made it did not finish",
+        ),
+        (
+            gzip.compress(dumps([1.0])),
+            r"this is gzip-compressed; decompress it first \(gunzip\) and convert "
+            r"the file inside",
+        ),
+        (bz2.compress(dumps([1.0])), r"this is bzip2-compressed; decompress it"),
+        (lzma.compress(dumps([1.0])), r"this is xz-compressed; decompress it"),
+        (
+            b"\x89HDF\r\n\x1a\n" + bytes(100),
+            r"this is an HDF5 file \(Keras, torch-hdf5\), not a Torch7 checkpoint; "
+            r"rjs-bridge reads Lua Torch7 checkpoints \(\.t7\)",
+        ),
+        (b"\x93NUMPY\x01\x00v\x00{'descr': '<f4'}", r"this is a NumPy array file"),
+        (b"GGUF\x03\x00\x00\x00" + bytes(40), r"this is a GGUF model file"),
+        (
+            b'\x1e\x00\x00\x00\x00\x00\x00\x00{"w":{"dtype":"F32","shape":[1]}}  '
+            + bytes(4),
+            r"this is a safetensors file \(Hugging Face\)",
+        ),
+        (
+            lua_dump("function() return 1 end"),
+            r"this is compiled LuaJIT bytecode, a program rather than a checkpoint; "
+            r"rjs-bridge never runs code from a file",
+        ),
+        (
+            b'{"hidden_sizes": [20, 20], "generator": "lstm"}\n',
+            r"this is a JSON file, not a checkpoint: rjs-bridge reads the \.t7 file",
+        ),
+        (
+            b"1. Train a model with char-rnn\n2. Convert it\n",
+            r"this is a text file, not a Torch7 checkpoint \(those are binary, or "
+            r"in Torch's ASCII format start with a type number on its own line\)",
+        ),
+        (
+            "naïve text, cut inside a character: é".encode()[:-1],
+            r"this is a text file",
+        ),
+    ],
+    ids=[
+        "empty",
+        "gzip",
+        "bzip2",
+        "xz",
+        "hdf5",
+        "npy",
+        "gguf",
+        "safetensors",
+        "luajit-bytecode",
+        "json",
+        "text-starting-with-a-digit",
+        "text-cut-in-a-character",
+    ],
+)
+def test_load_foreign_file_says_what_it_is(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = written(tmp_path, content, "model.t7")
+
+    with pytest.raises(CheckpointError, match=rf"^{path}: {message}"):
+        load(path)
+
+
+def test_load_binary_file_of_no_known_kind_names_the_tag(tmp_path: Path) -> None:
+    # Its first four bytes, c8 c9 ca cb, are the int -875902520.
+    path = written(tmp_path, bytes(range(200, 256)) * 4)
+
+    with pytest.raises(
+        CheckpointError,
+        match=r"byte 0, at <root>: unknown type tag -875902520, expected 0 to 8",
+    ):
+        load(path)
+
+
+# Truncated anywhere. The three named cases (in an object header, a string
+# and a storage payload) are test_reader.py::test_load_truncated_in_*; here
+# every cut of a small checkpoint, in both formats.
+
+
+def _small_checkpoint() -> Any:
+    flat = storage(np.arange(6, dtype=np.float32))
+    module = TorchObject("nn.Linear", 1, Table())
+    module.fields["weight"] = tensor_view(flat, 1, (2, 3))
+    return {
+        "name": "lstm",
+        "protos": {"rnn": module},
+        "bytes": storage(np.frombuffer(b"\x00\n\xff", np.uint8)),
+    }
+
+
+@pytest.mark.parametrize("mode", ["binary", "ascii"])
+def test_load_every_truncation_is_refused_at_an_offset_inside_the_file(
+    tmp_path: Path, mode: str
+) -> None:
+    data = dumps(_small_checkpoint(), mode=mode)  # type: ignore[arg-type]
+
+    for cut in range(1, len(data)):
+        path = written(tmp_path, data[:cut])
+        if not data[cut:].strip():
+            # Only the newline ending an ASCII file is gone: nothing is lost.
+            assert dumps(load(path), mode=mode) == data  # type: ignore[arg-type]
+            continue
+        with pytest.raises(CheckpointError) as refused:
+            load(path)
+        assert refused.value.offset is not None, cut
+        assert 0 <= refused.value.offset <= cut, (cut, str(refused.value))
+
+
+def test_load_storage_cut_short_is_refused_not_read_short(tmp_path: Path) -> None:
+    # 12 elements claimed, 11 present: no shorter array is made from them.
+    data = STORAGE.replace(ints(4, 2), ints(4, 1), 1) + longs(12) + bytes(44)
+    path = written(tmp_path, data)
+
+    with pytest.raises(
+        CheckpointError,
+        match=r"byte 37, at <root>: torch\.FloatStorage claims 12 elements \(48 "
+        r"bytes\) but only 44 bytes follow \(reading with 8-byte longs\)",
+    ):
+        read_checkpoint(path, long_size=8)
+    # Read with 4-byte longs, these bytes hold 12 whole elements: the reader
+    # says so rather than take the file for a Windows one.
+    with pytest.raises(
+        CheckpointError,
+        match=r"byte 37, at <root>: with 8-byte longs \(Linux, macOS\) the file "
+        r"runs out early: torch\.FloatStorage claims 12 elements \(48 bytes\) but "
+        r"only 44 bytes follow; with 4-byte longs \(Windows, 32-bit ARM\) it reads "
+        r"to its end\. It is cut short, or was written with 4-byte longs: if it is "
+        r"complete, say --long-size 4$",
+    ):
+        load(path)
+    assert read_checkpoint(path, long_size=4).root.tolist() == [0.0] * 12
+
+
+def test_load_ascii_byte_storage_cut_short(tmp_path: Path) -> None:
+    text = dumps(storage(np.frombuffer(b"abcdef", np.uint8)), mode="ascii")
+    path = written(tmp_path, text[:-4])
+
+    with pytest.raises(
+        CheckpointError,
+        match=r"byte 33, at <root>: file ends at byte 36 while reading "
+        r"torch\.ByteStorage elements \(6 bytes needed at offset 33\)",
+    ):
+        load(path)
+
+
+# Lying sizes: refused from the numbers alone, before anything is allocated
+# (test_lying_files_load_in_constant_memory measures that).
+
+LIES = {
+    "storage-longer-than-file": (
+        STORAGE.replace(ints(4, 2), ints(4, 1), 1) + longs(2**40) + bytes(200),
+        r"byte 37, at <root>: torch\.FloatStorage claims 1099511627776 elements "
+        r"\(4398046511104 bytes\) but only 200 bytes follow",
+    ),
+    "storage-count-beyond-2^53": (
+        STORAGE.replace(ints(4, 2), ints(4, 1), 1) + longs(2**63 - 1),
+        r"byte 37, at <root>: storage element count 9223372036854775807 is beyond "
+        r"2\^53, more than any file holds",
+    ),
+    "storage-count-negative": (
+        STORAGE.replace(ints(4, 2), ints(4, 1), 1) + longs(-3),
+        r"byte 37, at <root>: torch\.FloatStorage claims -3 elements",
+    ),
+    "string-longer-than-file": (
+        ints(2, 2**31 - 1) + b"short",
+        r"byte 8, at <root>: file ends at byte 13 while reading string "
+        r"\(2147483647 bytes needed at offset 8\)",
+    ),
+    "string-length-negative": (
+        ints(2, -5),
+        r"byte 4, at <root>: string has negative length -5",
+    ),
+    "table-entries-beyond-file": (
+        ints(3, 1, 2**31 - 1) + bytes(16),
+        r"byte 8, at <root>: table claims 2147483647 entries but only 16 bytes "
+        r"follow",
+    ),
+    "function-bytecode-beyond-file": (
+        ints(8, 1, 10**9) + b"\x1bLJ",
+        r"byte 12, at <root>: file ends at byte 15 while reading function "
+        r"bytecode \(1000000000 bytes needed at offset 12\)",
+    ),
+    "dimension-count-negative": (
+        TENSOR + ints(-1),
+        r"byte 36, at <root>: torch\.FloatTensor has -1 dimensions, expected 0 to 64",
+    ),
+    "dimension-count-absurd": (
+        TENSOR + ints(10**9),
+        r"byte 36, at <root>: torch\.FloatTensor has 1000000000 dimensions",
+    ),
+    "size-negative": (
+        tensor([2, -3], [1, 1], 1, b""),
+        r"byte 48, at <root>: torch\.FloatTensor has size -3 in dimension 2",
+    ),
+    "size-beyond-2^53": (
+        tensor([2**62], [1], 1, b""),
+        r"byte 40, at <root>: tensor size 4611686018427387904 is beyond 2\^53",
+    ),
+    "stride-negative": (
+        tensor([2], [-1], 1, b""),
+        r"byte 48, at <root>: torch\.FloatTensor has stride -1 in dimension 1",
+    ),
+    "stride-beyond-2^53": (
+        tensor([2], [2**60], 1, b""),
+        r"byte 48, at <root>: tensor stride 1152921504606846976 is beyond 2\^53",
+    ),
+    "sizes-multiply-past-any-memory": (
+        # Each size is small; with strides of 0 the view would have 2^93
+        # elements, all the one element of the storage.
+        tensor([2**31] * 3, [0] * 3, 1, one_float_storage()),
+        r"byte 36, at <root>: torch\.FloatTensor has sizes "
+        r"\{2147483648,2147483648,2147483648\}, more elements than any machine holds",
+    ),
+    "empty-but-huge-sizes": (
+        # No elements, but NumPy cannot even shape it.
+        tensor([0, 2**40, 2**40], [1, 1, 1], 1, ints(0)),
+        r"byte 36, at <root>: torch\.FloatTensor has sizes "
+        r"\{0,1099511627776,1099511627776\}, more elements than any machine holds",
+    ),
+    "view-past-its-storage": (
+        tensor([2, 3], [3, 1], 1, one_float_storage()),
+        r"byte 72, at <root>: torch\.FloatTensor view \(offset 1, sizes \{2,3\}, "
+        r"strides \{3,1\}\) runs outside its storage of 1 elements",
+    ),
+    "storage-offset-0": (
+        tensor([1], [1], 0, one_float_storage()),
+        r"byte 56, at <root>: torch\.FloatTensor view \(offset 0, sizes \{1\}, "
+        r"strides \{1\}\) runs outside its storage of 1 elements",
+    ),
+    "storage-offset-negative": (
+        tensor([1], [1], -7, one_float_storage()),
+        r"byte 56, at <root>: torch\.FloatTensor view \(offset -7",
+    ),
+    "sizes-without-storage": (
+        # Torch would allocate 2^40 floats for this tensor; we do not.
+        tensor([2**20, 2**20], [2**20, 1], 1, ints(0)),
+        r"byte 80, at <root>: torch\.FloatTensor has sizes \{1048576,1048576\} "
+        r"\(1099511627776 elements\) but no storage",
+    ),
+}
+
+
+@pytest.mark.parametrize(("data", "message"), LIES.values(), ids=LIES.keys())
+def test_load_lying_size_is_refused(tmp_path: Path, data: bytes, message: str) -> None:
+    path = written(tmp_path, data)
+
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(path, long_size=8)
+    # Detected as well as forced, the answer is a refusal.
+    with pytest.raises(CheckpointError):
+        load(path)
+
+
+ASCII_LIES = {
+    "long-beyond-2^53": (
+        b"4\n1\n3\nV 1\n18\ntorch.FloatStorage\n9007199254740993\n",
+        r"byte 32, at <root>: storage element count 9007199254740993 is out of "
+        r"range \(-9007199254740992 to 9007199254740992\)",
+    ),
+    "storage-count-beyond-its-line": (
+        b"4\n1\n3\nV 1\n18\ntorch.FloatStorage\n1000000000000000\n1 2\n",
+        r"byte 49, at <root>: torch\.FloatStorage claims 1000000000000000 "
+        r"elements but its line holds 2",
+    ),
+    "byte-storage-longer-than-file": (
+        b"4\n1\n3\nV 1\n17\ntorch.ByteStorage\n1000000\nabc\n",
+        r"byte 39, at <root>: file ends at byte 43 while reading "
+        r"torch\.ByteStorage elements \(1000000 bytes needed at offset 39\)",
+    ),
+    # One long word among many numbers would make NumPy give every number its
+    # width: 100,000 bytes times 20,000 elements.
+    "one-huge-number": (
+        b"4\n1\n3\nV 1\n19\ntorch.DoubleStorage\n20000\n"
+        + b"1" * 100_000
+        + b" 0" * 19_999
+        + b"\n",
+        r"byte 39, at <root>: torch\.DoubleStorage holds a value 100000 "
+        r"characters long, longer than any number Torch writes \(32 at most\)",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"), ASCII_LIES.values(), ids=ASCII_LIES.keys()
+)
+def test_load_ascii_lying_size_is_refused(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = written(tmp_path, data)
+
+    with pytest.raises(CheckpointError, match=message):
+        load(path)
+
+
+def test_load_repeating_view_loads_without_copying(t7_file: WriteT7) -> None:
+    # Torch's expand gives strides of 0: legal, and free to read.
+    one = storage(np.array([2.5], np.float32))
+    path = t7_file(tensor_view(one, 1, (1000, 1000, 1000), (0, 0, 0)))
+
+    view = load(path)
+
+    assert view.shape == (1000, 1000, 1000)
+    assert view.storage is not None and view.storage.size == 1
+    assert np.shares_memory(view, view.storage)
+    assert view[999, 0, 999] == 2.5
+
+
+# Memory: loading any file takes at most fuzz.bounds.MEMORY_FACTOR times its
+# size beyond what the runtime held, measured as the peak resident memory of
+# a process that loads it.
+
+_PEAK_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import bridge
+    from bridge.t7.writer import dumps
+
+    def peak():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+
+    warm = sys.argv[1] + ".warm"
+    open(warm, "wb").write(dumps({"warm": [1.5, np.zeros(2, np.float32)]}))
+    bridge.load(warm)
+    extra = []
+    for path in sys.argv[2:]:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = peak()
+        try:
+            bridge.load(path)
+        except bridge.CheckpointError:
+            pass
+        extra.append(peak() - before)
+    print(json.dumps(extra))
+    """
+)
+
+
+def _peak_extra(folder: Path, paths: list[Path]) -> list[int]:
+    """The peak memory each load of ``paths`` took, in one fresh process."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT, str(folder / "x"), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=120,
+    )
+    extra: list[int] = json.loads(done.stdout)
+    return extra
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(),
+    reason="measures peak memory through Linux's /proc",
+)
+
+
+@needs_proc
+def test_lying_files_load_in_constant_memory(tmp_path: Path) -> None:
+    lies = {**LIES, **ASCII_LIES}
+    paths = [written(tmp_path, data, f"{name}.t7") for name, (data, _) in lies.items()]
+    assert all(p.stat().st_size < 500 for p in paths if "huge-number" not in p.name)
+
+    extra = _peak_extra(tmp_path, paths)
+
+    for path, used in zip(paths, extra, strict=True):
+        assert used < 4 << 20, (path.name, used)
+
+
+def _empty_tables(count: int) -> bytes:
+    # One table of `count` empty tables, each under the key `true`: 20 bytes
+    # a table, the smallest a new object can be in a binary file.
+    entry = ints(5, 1) + ints(3, 0, 0)
+    body = b"".join(entry.replace(ints(3, 0), ints(3, i + 2)) for i in range(count))
+    return ints(3, 1, count) + body
+
+
+@needs_proc
+def test_memory_bound_holds_for_files_of_many_small_objects(tmp_path: Path) -> None:
+    n = 60_000
+    one = storage(np.zeros(1, np.float32))
+    files = {
+        "empty-tables.t7": _empty_tables(n),
+        "empty-tables.ascii.t7": b"3\n1\n%d\n" % n
+        + b"".join(b"5\n1\n3\n%d\n0\n" % (i + 2) for i in range(n)),
+        "deep.t7": dumps(_nested(1999)),
+        "wide.t7": dumps({i: i for i in range(n)}),
+        "objects.t7": dumps([TorchObject("nn.X", 1, Table()) for _ in range(n // 2)]),
+        "views.t7": dumps([tensor_view(one, 1, (1,)) for _ in range(n // 4)]),
+        # Many tables before a tensor: both long widths read all of them.
+        "tables-then-tensor.t7": dumps([Table() for _ in range(n)] + [np.ones(2)]),
+    }
+    paths = [written(tmp_path, data, name) for name, data in files.items()]
+
+    extra = _peak_extra(tmp_path, paths)
+
+    for path, used in zip(paths, extra, strict=True):
+        assert used <= memory_allowed(path.stat().st_size), (path.name, used)
+
+
+def _nested(depth: int) -> Table:
+    root = Table()
+    table = root
+    for _ in range(depth):
+        inner = Table()
+        table[1] = inner
+        table = inner
+    return root
