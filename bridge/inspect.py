@@ -50,47 +50,70 @@ def _summary(root: Any) -> Iterator[str]:
 def _tree(
     value: Any, name: str, indent: str, depth: int, seen: dict[int, str]
 ) -> Iterator[str]:
-    if isinstance(value, (Table, TorchObject, TorchArray, TorchFunction)):
-        first = seen.get(id(value))
-        if first is not None:
-            yield f"{indent}{name}: same as {first}"
-            return
-        seen[id(value)] = name
+    # Depth-first with an explicit stack, as --depth may ask for more levels
+    # than Python's recursion limit allows. An item is a value to describe or
+    # a line ready to print.
+    stack: list[tuple[Any, str, str, int] | str] = [(value, name, indent, depth)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+            continue
+        value, name, indent, depth = item
+        if isinstance(value, (Table, TorchObject, TorchArray, TorchFunction)):
+            first = seen.get(id(value))
+            if first is not None:
+                yield f"{indent}{name}: same as {first}"
+                continue
+            seen[id(value)] = name
 
-    if isinstance(value, TorchArray):
-        shape = "x".join(str(n) for n in value.shape)
-        yield f"{indent}{name}: {value.torch_class} {shape} {value.dtype}"
-        return
-    if isinstance(value, TorchFunction):
-        yield f"{indent}{name}: Lua function ({len(value.bytecode)} bytes, not loaded)"
-        return
-    if isinstance(value, TorchObject):
-        yield f"{indent}{name}: {value.torch_class}"
-        entries = value.fields
-    elif isinstance(value, Table):
-        yield f"{indent}{name}: table of {len(value)}"
-        entries = value
-    else:
-        yield f"{indent}{name}: {value!r}"
-        return
+        if isinstance(value, TorchArray):
+            shape = "x".join(str(n) for n in value.shape)
+            yield f"{indent}{name}: {value.torch_class} {shape} {value.dtype}"
+            continue
+        if isinstance(value, TorchFunction):
+            yield (
+                f"{indent}{name}: Lua function ({len(value.bytecode)} bytes, "
+                "not loaded)"
+            )
+            continue
+        if isinstance(value, TorchObject):
+            yield f"{indent}{name}: {value.torch_class}"
+            entries = value.fields
+        elif isinstance(value, Table):
+            yield f"{indent}{name}: table of {len(value)}"
+            entries = value
+        else:
+            yield f"{indent}{name}: {value!r}"
+            continue
 
-    if depth <= 0:
-        if entries:
-            yield f"{indent}  ..."
-        return
-    is_list = list(entries) == list(range(1, len(entries) + 1))
-    if is_list and len(entries) > 1 and all(_is_number(v) for v in entries.values()):
-        # Loss histories and the like: a line, not hundreds.
-        values = list(entries.values())
-        shown = ", ".join(f"{v:.6g}" for v in values[:3])
-        more = f", ... {values[-1]:.6g}" if len(values) > 3 else ""
-        yield f"{indent}  numbers: {shown}{more}"
-        return
-    for count, (key, child) in enumerate(entries.items()):
-        if count == _MAX_ENTRIES:
-            yield f"{indent}  ... {len(entries) - count} more entries"
-            break
-        yield from _tree(child, _key(key), indent + "  ", depth - 1, seen)
+        if depth <= 0:
+            if entries:
+                yield f"{indent}  ..."
+            continue
+        # Types first: a list holding an array as a key compares elementwise.
+        keys = list(entries)
+        is_list = all(type(k) is int for k in keys) and keys == list(
+            range(1, len(keys) + 1)
+        )
+        if (
+            is_list
+            and len(entries) > 1
+            and all(_is_number(v) for v in entries.values())
+        ):
+            # Loss histories and the like: a line, not hundreds.
+            values = list(entries.values())
+            shown = ", ".join(f"{v:.6g}" for v in values[:3])
+            more = f", ... {values[-1]:.6g}" if len(values) > 3 else ""
+            yield f"{indent}  numbers: {shown}{more}"
+            continue
+        children: list[tuple[Any, str, str, int] | str] = []
+        for count, (key, child) in enumerate(entries.items()):
+            if count == _MAX_ENTRIES:
+                children.append(f"{indent}  ... {len(entries) - count} more entries")
+                break
+            children.append((child, _key(key), indent + "  ", depth - 1))
+        stack.extend(reversed(children))
 
 
 def _is_number(value: Any) -> bool:

@@ -29,10 +29,8 @@ import pytest
 from click.testing import CliRunner
 from lupa import luajit21
 
-import bridge
 from bridge.cli import cli
-from bridge.errors import CheckpointError, OutputError, UnsupportedError
-from bridge.export import export
+from bridge.errors import CheckpointError
 from bridge.t7 import Table, TorchFunction, TorchObject, load
 from bridge.t7.reader import read_checkpoint
 from bridge.t7.writer import dump, dumps, storage, tensor_view
@@ -90,7 +88,7 @@ def lua_dump(function_source: str) -> bytes:
     return dumped
 
 
-def run_cli(*args: str) -> Any:
+def run_cli(*args: str | Path) -> Any:
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
@@ -520,3 +518,325 @@ def _nested(depth: int) -> Table:
         table[1] = inner
         table = inner
     return root
+
+
+# Deep nesting and reference cycles: loaded or refused cleanly by the reader
+# and by everything that walks the tree after it. A table containing itself
+# and an object referenced while being read are in test_reader.py.
+
+
+def test_load_100000_deep_is_refused_with_a_short_path(tmp_path: Path) -> None:
+    # The writer walks without recursion, so it writes this too.
+    path = written(tmp_path, dumps(_nested(100_000)))
+
+    with pytest.raises(CheckpointError) as refused:
+        load(path)
+
+    # 2,000 tables of 24 bytes each: the 2,001st starts at byte 48,000.
+    message = str(refused.value)
+    assert message == (
+        f"{path}, byte 48000, at <root>{'[1]' * 12}...(1976 steps)...{'[1]' * 12}: "
+        "objects nested more than 2000 deep (reading with 8-byte longs)"
+    )
+
+
+@pytest.mark.parametrize("command", ["inspect", "export", "to-cpu"])
+def test_cli_100000_deep_is_an_error_not_a_trace(tmp_path: Path, command: str) -> None:
+    path = written(tmp_path, dumps(_nested(100_000)))
+
+    result = run_cli(command, path)
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {path}, byte 48000, at <root>[1]")
+    assert "nested more than 2000 deep" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.t7"]
+
+
+def test_deepest_readable_tree_goes_through_inspect_and_to_cpu(
+    tmp_path: Path,
+) -> None:
+    path = written(tmp_path, dumps(_nested(1999)))
+    copy = tmp_path / "copy.t7"
+
+    shown = run_cli("inspect", path, "--depth", "5000")
+    converted = run_cli("to-cpu", path, "-o", copy)
+
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[-1] == " " * 2 * 1999 + "[1]: table of 0"
+    assert len(lines) == 4 + 2000
+    assert converted.exit_code == 0, converted.output
+    assert copy.read_bytes() == path.read_bytes()
+
+
+def _cycles() -> Table:
+    """A table used as a key of a table inside it, and a module whose weight
+    is the key of a table that leads back to the module."""
+    key = Table({"name": "key"})
+    holder = Table({key: "value of the key"})
+    key["holder"] = holder
+    flat = storage(np.arange(6, dtype=np.float32), "torch.CudaStorage")
+    module = TorchObject("nn.Linear", 1, Table())
+    weight = tensor_view(flat, 1, (2, 3))
+    module.fields["weight"] = weight
+    module.fields["by_tensor"] = Table({weight: module})
+    module.fields["self"] = module
+    root = Table({"key": key, "module": module})
+    root["root"] = root
+    return root
+
+
+def test_load_cycles_through_keys_tensors_and_modules(t7_file: WriteT7) -> None:
+    root = load(t7_file(_cycles()))
+
+    key, module = root["key"], root["module"]
+    assert root["root"] is root
+    assert key["holder"][key] == "value of the key"
+    assert module.self is module
+    assert module.by_tensor[module.weight] is module
+    assert module.weight.torch_class == "torch.CudaTensor"
+
+
+def test_cli_on_cycles_inspects_converts_and_refuses_to_export(
+    tmp_path: Path, t7_file: WriteT7
+) -> None:
+    path = t7_file(_cycles())
+    copy = tmp_path / "cpu.t7"
+
+    shown = run_cli("inspect", path, "--depth", "10")
+    converted = run_cli("to-cpu", path, "-o", copy)
+    exported = run_cli("export", path, "-o", tmp_path / "out.json")
+
+    assert shown.exit_code == 0, shown.output
+    assert "    self: same as module" in shown.output
+    assert "  root: same as <root>" in shown.output
+    assert converted.exit_code == 0, converted.output
+    again = load(copy)
+    assert again["module"].by_tensor[again["module"].weight] is again["module"]
+    assert again["module"].weight.torch_class == "torch.FloatTensor"
+    assert exported.exit_code == 1
+    assert "not a model rjs-bridge knows: found a table with key, module, root" in (
+        exported.output
+    )
+    assert not (tmp_path / "out.json").exists()
+
+
+def _identity_loop(root: Any) -> None:
+    """Make the h2h Linear of layer 1 read from two nn.Identity nodes that
+    read each other."""
+    rnn = root["protos"]["rnn"]
+    nodes = list(rnn.forwardnodes.values())
+    h2h = next(n for n in nodes if n.data["annotations"].get("name") == "h2h_1")
+    (feeder,) = [n for n in nodes if h2h in n.children.values()]
+    first = TorchObject("nngraph.Node", 1, Table())
+    second = TorchObject("nngraph.Node", 1, Table())
+    for node in (first, second):
+        module = TorchObject("nn.Identity", 1, Table())
+        node.fields["data"] = Table({"module": module, "annotations": Table()})
+    first.fields["children"] = Table({1: second, 2: h2h})
+    second.fields["children"] = Table({1: first})
+    feeder.fields["children"] = Table(
+        {k: c for k, c in feeder.children.items() if c is not h2h}
+    )
+    rnn.fields["forwardnodes"] = Table(enumerate([*nodes, first, second], start=1))
+
+
+def test_export_graph_whose_nodes_feed_each_other_is_refused(tmp_path: Path) -> None:
+    root = load(FIXTURES / "lstm_2x20.t7")
+    _identity_loop(root)
+    path = tmp_path / "loop.t7"
+    dump(root, path)
+
+    result = run_cli("export", path, "-o", tmp_path / "loop.json")
+
+    assert result.exit_code == 1
+    assert f"Error: {path}: protos.rnn: <nn.Identity> feeds itself in a loop" in (
+        result.output
+    )
+    assert not (tmp_path / "loop.json").exists()
+
+
+# Functions: tags 6, 7 and 8 keep the stream in step and their bytecode as
+# data (test_reader.py::test_load_function_keeps_bytecode_and_stays_in_step,
+# test_load_never_runs_function_bytecode). Here no command runs one either.
+
+
+@pytest.fixture
+def hook_target(tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "written-by-the-checkpoint.txt"
+    yield target
+
+
+def _hooked_checkpoint(target: Path) -> Any:
+    """A char-rnn LSTM carrying functions of every form that would write
+    ``target`` if run, one of them among the options."""
+    code = lua_dump(
+        f'function() local f = io.open("{target}", "w") f:write("ran") f:close() end'
+    )
+    root = load(FIXTURES / "lstm_2x20.t7")
+    root["on_load"] = TorchFunction(8, code, Table({1: {"name": "f", "value": 1}}), 0)
+    root["opt"]["callback"] = TorchFunction(7, code, [code], 0)
+    root["protos"]["hooks"] = [TorchFunction(6, code, None, 0), "after the hooks"]
+    return root
+
+
+@pytest.mark.parametrize("mode", ["binary", "ascii"])
+def test_cli_never_runs_a_checkpoints_functions(
+    tmp_path: Path, hook_target: Path, mode: str
+) -> None:
+    path = tmp_path / "hooked.t7"
+    dump(_hooked_checkpoint(hook_target), path, mode=mode)  # type: ignore[arg-type]
+
+    exported = run_cli("export", path, "-o", tmp_path / "out.json")
+    shown = run_cli("inspect", path, "--depth", "2")
+    converted = run_cli("to-cpu", path, "-o", tmp_path / "cpu.t7")
+
+    assert not hook_target.exists()
+    assert exported.exit_code == 0, exported.output
+    assert json.loads((tmp_path / "out.json").read_text())["hidden_sizes"] == [20, 20]
+    assert shown.exit_code == 0, shown.output
+    assert "  on_load: Lua function (" in shown.output
+    assert "bytes, not loaded)" in shown.output
+    assert converted.exit_code == 0, converted.output
+    copy = load(tmp_path / "cpu.t7")
+    assert copy["protos"]["hooks"][2] == "after the hooks"
+    assert copy["opt"]["callback"].bytecode == copy["on_load"].bytecode
+    # The bytecode is real: run by hand, it writes the file.
+    luajit21.LuaRuntime(encoding=None).eval("loadstring")(copy["on_load"].bytecode)()
+    assert hook_target.read_text() == "ran"
+
+
+# Numbers JSON cannot hold. A NaN weight refused by the recogniser is
+# test_charrnn.py::test_recognise_refuses_non_finite_weights; here the whole
+# command, other models and values, and metadata that must not block.
+
+
+def _export_error(tmp_path: Path, root: Any, *options: str) -> str:
+    path = tmp_path / "bad.t7"
+    dump(root, path)
+    out = tmp_path / "bad.json"
+    out.write_text("kept")
+
+    result = run_cli("export", path, "-o", out, *options)
+
+    assert result.exit_code == 1
+    assert out.read_text() == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "bad.t7"]
+    assert result.output.startswith(f"Error: {path}: ")
+    return str(result.output)
+
+
+def test_export_names_the_tensor_and_element_that_is_not_finite(
+    tmp_path: Path,
+) -> None:
+    root = load(FIXTURES / "lstm_2x20.cuda.t7")
+    i2h = next(
+        n.data["module"]
+        for n in root["protos"]["rnn"].forwardnodes.values()
+        if n.data["annotations"].get("name") == "i2h_2"
+    )
+    i2h.bias[5] = -np.inf
+
+    output = _export_error(tmp_path, root)
+
+    assert (
+        "protos.rnn nn.Linear 'i2h_2' bias[6] is -inf (1 such values); the "
+        "checkpoint's weights are broken and no export can hold them" in output
+    )
+
+
+def test_export_torchrnn_names_the_tensor_that_is_not_finite(tmp_path: Path) -> None:
+    root = load(FIXTURES / "torchrnn_lstm_2x32.t7")
+    root["model"].net.modules[2].weight[47, 3] = np.nan
+
+    output = _export_error(tmp_path, root, "--format", "bridge")
+
+    assert "model.net.modules[2] weight[48, 4] is nan (1 such values)" in output
+
+
+def test_export_refuses_biases_whose_sum_overflows(tmp_path: Path) -> None:
+    # Each bias is a finite double; their sum, RecurrentJS's one bias, is not.
+    root = load(FIXTURES / "lstm_2x20.t7")
+    for node in root["protos"]["rnn"].forwardnodes.values():
+        if node.data["annotations"].get("name") in ("i2h_1", "h2h_1"):
+            node.data["module"].bias[0] = 1.5e308
+
+    output = _export_error(tmp_path, root)
+
+    assert (
+        "layer 1's input gate bias[1] comes to inf once converted (biases summed, "
+        "normalization folded in), which no export can hold" in output
+    )
+
+
+def test_export_refuses_a_weight_whose_view_repeats_elements(tmp_path: Path) -> None:
+    # A stride of 0 makes a 20x65 weight out of 65 numbers.
+    root = load(FIXTURES / "lstm_2x20.t7")
+    i2h = next(
+        n.data["module"]
+        for n in root["protos"]["rnn"].forwardnodes.values()
+        if n.data["annotations"].get("name") == "i2h_1"
+    )
+    row = storage(np.full(65, 0.01))
+    i2h.fields["weight"] = tensor_view(row, 1, (80, 65), (0, 1))
+
+    output = _export_error(tmp_path, root)
+
+    assert (
+        "protos.rnn nn.Linear 'i2h_1' weight is a view of 5200 elements on a "
+        "storage of 65 (sizes (80, 65), strides (0, 1)): it repeats elements, as "
+        "no trained weight does" in output
+    )
+
+
+def _metadata_with_non_finite_numbers(root: Any) -> None:
+    root["train_losses"] = Table({1: 4.2, 2: np.nan, 3: np.inf, 4: -np.inf})
+    root["val_losses"] = Table({100: np.nan})
+    root["val_loss"] = np.inf
+    root["opt"]["learning_rate"] = np.nan
+    root["opt"]["grad_clip"] = -np.inf
+
+
+def _assert_strict_json(text: str) -> Any:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    parsed = json.loads(text, parse_constant=refuse)
+    if shutil.which("node"):
+        checked = subprocess.run(
+            ["node", "-e", "JSON.parse(require('fs').readFileSync(0, 'utf8'))"],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert checked.returncode == 0, checked.stderr
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("lstm_2x20.t7", ()),
+        ("lstm_2x20.t7", ("--format", "bridge")),
+        ("torchrnn_lstm_2x32.t7", ()),
+        ("torchrnn_lstm_2x32.t7", ("--format", "bridge", "--encoding", "float32")),
+    ],
+)
+def test_export_non_finite_metadata_gives_strict_json(
+    tmp_path: Path, name: str, options: tuple[str, ...]
+) -> None:
+    root = load(FIXTURES / name)
+    _metadata_with_non_finite_numbers(root)
+    path = tmp_path / "meta.t7"
+    dump(root, path)
+    out = tmp_path / "meta.json"
+
+    result = run_cli("export", path, "-o", out, *options)
+
+    assert result.exit_code == 0, result.output
+    document = _assert_strict_json(out.read_text(encoding="utf-8"))
+    if "bridge" in options:
+        assert document["source"]["options"]["learning_rate"] is None
+        assert document["source"]["options"]["grad_clip"] is None

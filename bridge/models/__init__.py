@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from bridge.errors import UnsupportedError
 from bridge.models import charrnn, torchrnn
+from bridge.models.checks import check_model_finite
 from bridge.models.types import GATES, Gate, Layer, RecurrentModel, Source
 from bridge.t7.objects import Table, TorchObject
 
@@ -20,14 +23,20 @@ SUPPORTED = (
 def recognise(root: Any, source: str) -> RecurrentModel:
     """The model in a loaded checkpoint (char-rnn or torch-rnn), or an
     UnsupportedError saying what was found and which kinds are supported."""
-    if torchrnn.is_torchrnn(root):
-        return torchrnn.recognise(root, source)
-    if charrnn.is_charrnn(root):
-        return charrnn.recognise(root, source)
-    raise UnsupportedError(
-        f"{source}: not a model rjs-bridge knows: found {_describe(root)}; "
-        f"supported are {SUPPORTED}"
-    )
+    # Sums and folds that overflow are reported by check_model_finite, not
+    # as NumPy's warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if torchrnn.is_torchrnn(root):
+            model = torchrnn.recognise(root, source)
+        elif charrnn.is_charrnn(root):
+            model = charrnn.recognise(root, source)
+        else:
+            raise UnsupportedError(
+                f"{source}: not a model rjs-bridge knows: found {_describe(root)}; "
+                f"supported are {SUPPORTED}"
+            )
+    check_model_finite(model)
+    return model
 
 
 def _describe(root: Any) -> str:

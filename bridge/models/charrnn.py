@@ -542,7 +542,11 @@ def _source(op: Op | None, where: str) -> tuple[Op | None, float]:
     """The op feeding ``op`` through identities and dropout, and the factor
     dropout applies in evaluation mode."""
     scale = 1.0
+    passed: set[int] = set()
     while op is not None and op.kind in _PASS_THROUGH:
+        if id(op) in passed:
+            raise UnsupportedError(f"{where}: {op!r} feeds itself in a loop")
+        passed.add(id(op))
         if op.kind == "nn.Dropout":
             scale *= _dropout_scale(op, where)
         op = op.only_input()

@@ -115,7 +115,11 @@ class Graph:
     def graph_input(self, op: Op) -> int | None:
         """Which of the gModule's inputs ``op`` is (1-based), looking through
         ``nn.Identity``; None if it is computed inside the graph."""
+        passed: set[int] = set()
         while op.kind == "nn.Identity" and op.only_input() is not None:
+            if id(op) in passed:
+                raise UnsupportedError(f"{self.where}: {op!r} feeds itself in a loop")
+            passed.add(id(op))
             op = op.inputs[0]
         if op.kind is not None:
             return None
