@@ -22,6 +22,8 @@ def check_output_path(output: Path, *inputs: Path) -> None:
         if output.resolve() == source.resolve():
             raise OutputError(f"{output}: refusing to overwrite the input file")
     folder = output.parent
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{output}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise OutputError(f"{output}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

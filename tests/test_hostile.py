@@ -29,12 +29,15 @@ import pytest
 from click.testing import CliRunner
 from lupa import luajit21
 
+from bridge import jsonstream
 from bridge.cli import cli
 from bridge.errors import CheckpointError
+from bridge.export import export
 from bridge.t7 import Table, TorchFunction, TorchObject, load
 from bridge.t7.reader import read_checkpoint
 from bridge.t7.writer import dump, dumps, storage, tensor_view
 from fuzz.bounds import memory_allowed
+from tests.builders import printable_vocab, resize_charrnn_lstm
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WriteT7 = Callable[..., Path]
@@ -840,3 +843,352 @@ def test_export_non_finite_metadata_gives_strict_json(
     if "bridge" in options:
         assert document["source"]["options"]["learning_rate"] is None
         assert document["source"]["options"]["grad_clip"] is None
+
+
+def test_export_refuses_vocabulary_entries_that_are_not_bytes_to_indices(
+    tmp_path: Path,
+) -> None:
+    # Duplicates, multi-byte keys and gaps are test_charrnn.py's; these are
+    # keys and indices of the wrong type altogether.
+    cases = {
+        "number-key": (lambda v: v.update({7: 66}), "vocab key 7 is not a single byte"),
+        "fractional-index": (
+            lambda v: v.update({"a": 1.5}),
+            "vocab['a'] is 1.5, expected an index",
+        ),
+        "boolean-index": (
+            lambda v: v.update({"a": True}),
+            "vocab['a'] is True, expected an index",
+        ),
+    }
+    for name, (change, message) in cases.items():
+        root = load(FIXTURES / "lstm_2x20.t7")
+        change(root["vocab"])
+        folder = tmp_path / name
+        folder.mkdir()
+
+        assert message in _export_error(folder, root), name
+
+
+def test_export_torchrnn_tokens_that_are_not_one_character(tmp_path: Path) -> None:
+    root = load(FIXTURES / "torchrnn_lstm_2x32.t7")
+    root["model"].idx_to_token[3] = "ab"
+
+    output = _export_error(tmp_path, root, "--format", "bridge")
+
+    assert "model.idx_to_token[3] is 'ab', expected one character" in output
+
+
+def test_export_256_byte_vocabulary_parses_in_node_as_256_letters(
+    tmp_path: Path,
+) -> None:
+    vocab = printable_vocab(256)
+    path = tmp_path / "bytes.t7"
+    dump(resize_charrnn_lstm(4, vocab, tensor_class="torch.FloatTensor"), path)
+    out = tmp_path / "bytes.json"
+
+    result = run_cli("export", path, "-o", out)
+
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    exported = _assert_strict_json(text)
+    assert sorted(map(ord, exported["letterToIndex"])) == list(range(256))
+    assert exported["indexToLetter"]["0"] == "\n"
+    assert {exported["indexToLetter"][str(i)] for i in range(256)} == {
+        chr(b) for b in range(256)
+    }
+    if shutil.which("node"):
+        letters = subprocess.run(
+            [
+                "node",
+                "-e",
+                "const m = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+                "const k = Object.keys(m.letterToIndex);"
+                "console.log(k.length, k.map(c => c.charCodeAt(0))"
+                ".sort((a, b) => a - b).every((c, i) => c === i));",
+            ],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert letters.stdout == "256 true\n", letters.stderr
+
+
+# Long width. 4- and 8-byte files are told apart in test_reader.py
+# (test_load_detects_4_byte_longs, test_load_fixture_rewritten_with_4_byte_longs);
+# here a file that reads cleanly both ways, which must be reported.
+
+
+def _ambiguous() -> bytes:
+    """A file that reads to its end with 8-byte and with 4-byte longs.
+
+    Read with 8-byte longs: {[1] = ByteStorage of 8 bytes, [function] = nil}.
+    With 4-byte longs the storage's count takes 4 bytes fewer, so its last 4
+    bytes (the int 2) start a string key whose length is the function's tag
+    (8), covering its index and bytecode length; the bytecode then holds a
+    string value that runs over the upvalues' and the entry value's nils.
+    """
+    bytecode = ints(2, 12) + bytes(4)
+    return (
+        ints(3, 1, 2)
+        + ints(1)
+        + struct.pack("<d", 1)
+        + header(2, b"torch.ByteStorage")
+        + longs(8)
+        + bytes(4)
+        + ints(2)
+        + ints(8, 3)
+        + chars(bytecode)
+        + ints(0)
+        + ints(0)
+    )
+
+
+AMBIGUOUS = (
+    r"the file reads cleanly both with 8-byte and with 4-byte longs; say which "
+    r"with --long-size 8 \(Linux, macOS\) or --long-size 4 \(Windows, 32-bit ARM\)$"
+)
+
+
+def test_load_file_that_reads_both_ways_is_reported_not_guessed(
+    tmp_path: Path,
+) -> None:
+    path = written(tmp_path, _ambiguous())
+
+    with pytest.raises(CheckpointError, match=rf"^{path}: {AMBIGUOUS}"):
+        load(path)
+    as8 = read_checkpoint(path, long_size=8).root
+    as4 = read_checkpoint(path, long_size=4).root
+    assert list(as8) == [1]
+    assert as8[1].tolist() == [0, 0, 0, 0, 2, 0, 0, 0]
+    assert as4 == {1: as4[1], "\x03\x00\x00\x00\x0c\x00\x00\x00": "\x00" * 12}
+    assert as4[1].tolist() == [0] * 8
+
+
+def test_cli_ambiguous_file_needs_long_size(tmp_path: Path) -> None:
+    path = written(tmp_path, _ambiguous())
+
+    guessed = run_cli("export", path, "-o", tmp_path / "out.json")
+    as8 = run_cli("export", path, "-o", tmp_path / "out.json", "--long-size", "8")
+    converted = run_cli("to-cpu", path, "-o", tmp_path / "cpu.t7", "--long-size", "4")
+
+    assert guessed.exit_code == 1
+    assert guessed.output.startswith(f"Error: {path}: the file reads cleanly both")
+    # Read as asked, the file gets as far as the model check.
+    assert as8.exit_code == 1
+    assert "not a model rjs-bridge knows: found a table with 1;" in as8.output
+    assert converted.exit_code == 0, converted.output
+    copy = read_checkpoint(tmp_path / "cpu.t7", long_size=4)
+    assert copy.root[1].tolist() == [0] * 8
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_cli_long_size_that_does_not_fit_names_the_width(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+
+    result = run_cli("export", FIXTURES / "lstm_2x20.t7", "-o", out, "--long-size", "4")
+
+    assert result.exit_code == 1
+    assert "table key is nil (reading with 4-byte longs)" in result.output
+    assert not out.exists()
+
+
+# ASCII checkpoints, end to end through the command.
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("lstm_2x20.t7", ()),
+        ("pg_lstm_2x64.cuda.t7", ()),
+        ("torchrnn_lstm_bn.t7", ("--format", "bridge")),
+    ],
+)
+def test_cli_exports_an_ascii_checkpoint_as_its_binary_twin(
+    tmp_path: Path, name: str, options: tuple[str, ...]
+) -> None:
+    ascii_path = tmp_path / "ascii.t7"
+    dump(load(FIXTURES / name), ascii_path, mode="ascii")
+    binary_path = tmp_path / "binary.t7"
+    shutil.copyfile(FIXTURES / name, binary_path)
+    assert ascii_path.read_bytes()[:2] in (b"3\n", b"4\n")
+
+    from_ascii = run_cli("export", ascii_path, *options)
+    from_binary = run_cli("export", binary_path, *options)
+
+    assert from_ascii.exit_code == 0, from_ascii.output
+    assert from_binary.exit_code == 0, from_binary.output
+    ours = (tmp_path / "ascii.json").read_text(encoding="utf-8")
+    twin = (tmp_path / "binary.json").read_text(encoding="utf-8")
+    if "bridge" in options:
+        # The record of the source names its file and hash.
+        ours, twin = json.loads(ours), json.loads(twin)
+        for document in (ours, twin):
+            del document["source"]["file"], document["source"]["sha256"]
+    assert ours == twin
+
+
+# Output side. A failed export keeping an existing file and the refusal of
+# `-o` naming the input itself are test_export.py's
+# (test_export_failure_keeps_existing_output, test_export_refuses_to_overwrite_input).
+
+
+def _parts(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+@pytest.mark.parametrize("command", ["export", "to-cpu"])
+@pytest.mark.parametrize("route", ["symlink", "hard-link", "dotted-path"])
+def test_cli_output_that_is_the_input_by_another_name_is_refused(
+    tmp_path: Path, command: str, route: str
+) -> None:
+    model = tmp_path / "model.t7"
+    shutil.copyfile(FIXTURES / "lstm_2x20.cuda.t7", model)
+    (tmp_path / "sub").mkdir()
+    out = tmp_path / "sub" / "out.t7"
+    if route == "symlink":
+        out.symlink_to(model)
+    elif route == "hard-link":
+        os.link(model, out)
+    else:
+        out = tmp_path / "sub" / ".." / "model.t7"
+
+    result = run_cli(command, model, "-o", out)
+
+    assert result.exit_code == 1
+    assert result.output == f"Error: {out}: refusing to overwrite the input file\n"
+    assert model.read_bytes() == (FIXTURES / "lstm_2x20.cuda.t7").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("missing/out.json", "the folder {folder} does not exist"),
+        ("file.txt/out.json", "{folder} is a file, not a folder"),
+    ],
+)
+def test_cli_output_folder_that_cannot_hold_it(
+    tmp_path: Path, where: str, message: str
+) -> None:
+    (tmp_path / "file.txt").write_text("a file")
+    out = tmp_path / where
+
+    result = run_cli("export", FIXTURES / "lstm_2x20.t7", "-o", out)
+
+    assert result.exit_code == 1
+    folder = out.parent
+    assert result.output == f"Error: {out}: {message.format(folder=folder)}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder no one may create files in, root included (through the
+    immutable attribute, where chattr works)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = False
+    if os.geteuid() == 0:
+        immutable = (
+            shutil.which("chattr") is not None
+            and subprocess.run(["chattr", "+i", folder], capture_output=True).returncode
+            == 0
+        )
+        if not immutable:
+            folder.chmod(0o755)
+            pytest.skip("root writes anywhere, and chattr +i is not available")
+    try:
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", folder], check=True)
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("command", ["export", "to-cpu"])
+def test_cli_output_in_a_read_only_folder(read_only_folder: Path, command: str) -> None:
+    out = read_only_folder / "out.json"
+
+    result = run_cli(command, FIXTURES / "lstm_2x20.cuda.t7", "-o", out)
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {out}: the folder {read_only_folder} is not writable\n"
+    )
+    assert list(read_only_folder.iterdir()) == []
+
+
+def test_export_of_a_corrupt_checkpoint_keeps_the_existing_output(
+    tmp_path: Path,
+) -> None:
+    model = written(tmp_path, (FIXTURES / "lstm_2x20.t7").read_bytes()[:100_000])
+    out = tmp_path / "model.json"
+    out.write_text("the export of last week")
+
+    result = run_cli("export", model, "-o", out)
+
+    assert result.exit_code == 1
+    assert "torch.DoubleStorage claims 11685 elements" in result.output
+    assert out.read_text() == "the export of last week"
+    assert _parts(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "failure", [OSError(28, "No space left on device"), KeyboardInterrupt()]
+)
+def test_export_failing_while_writing_keeps_the_existing_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    out = tmp_path / "model.json"
+    out.write_text("the export of last week")
+    real_write = jsonstream.write
+    seen: list[str] = []
+
+    class FailingFile:
+        """Takes the first 10,000 bytes, then fails."""
+
+        def __init__(self, target: Any) -> None:
+            self.target = target
+            self.taken = 0
+
+        def write(self, piece: bytes) -> int:
+            if self.taken > 10_000:
+                seen.extend(_parts(tmp_path))
+                raise failure
+            self.taken += len(piece)
+            return int(self.target.write(piece))
+
+    def write_some(target: Any, *args: Any, **options: Any) -> int:
+        return real_write(FailingFile(target), *args, **options)
+
+    monkeypatch.setattr(jsonstream, "write", write_some)
+
+    with pytest.raises(type(failure)):
+        export(FIXTURES / "lstm_2x20.t7", out)
+
+    # The half-written file existed, beside the output, and is gone.
+    assert len(seen) == 1 and seen[0].startswith(".model.json.")
+    assert out.read_text() == "the export of last week"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+@pytest.mark.xfail(
+    raises=RecursionError,
+    strict=True,
+    reason="bridge/bridgeformat/encode.py's _option recurses into the options "
+    "table; reported to its owner",
+)
+def test_export_bridge_format_with_options_that_contain_themselves(
+    tmp_path: Path,
+) -> None:
+    root = load(FIXTURES / "lstm_2x20.t7")
+    root["opt"]["self"] = root["opt"]
+    path = tmp_path / "loop.t7"
+    dump(root, path)
+
+    export(path, tmp_path / "loop.json", format="bridge")
+
+    options = json.loads((tmp_path / "loop.json").read_text())["source"]["options"]
+    assert options["rnn_size"] == 20
