@@ -523,6 +523,100 @@ def _nested(depth: int) -> Table:
     return root
 
 
+# Records that are not what they claim: a format error naming the byte. An
+# unknown tag at the root is test_reader.py::test_load_unknown_type_tag.
+
+# The root table {[1] = <object>} up to its value: 24 bytes.
+IN_TABLE = ints(3, 1, 1) + ints(1) + struct.pack("<d", 1.0)
+
+MALFORMED = {
+    "tag-9": (IN_TABLE + ints(9), r"byte 24, at <root>\[1\]: unknown type tag 9"),
+    "tag-negative": (
+        IN_TABLE + ints(-1),
+        r"byte 24, at <root>\[1\]: unknown type tag -1, expected 0 to 8",
+    ),
+    "tag-huge": (
+        IN_TABLE + ints(2**31 - 1),
+        r"byte 24, at <root>\[1\]: unknown type tag 2147483647, expected 0 to 8",
+    ),
+    "class-name-with-spaces": (
+        IN_TABLE + header(2, b"nn Linear") + ints(0),
+        r"byte 39, at <root>\[1\]: class name \"nn Linear\" is not a class name: "
+        r"expected Lua names joined by dots, such as nn\.Linear",
+    ),
+    "class-name-empty": (
+        IN_TABLE + header(2, b"") + ints(0),
+        r"byte 39, at <root>\[1\]: class name \"\" is not a class name",
+    ),
+    "class-name-binary": (
+        IN_TABLE + header(2, b"nn.\xff\x00Linear") + ints(0),
+        r"byte 39, at <root>\[1\]: class name \"nn\.\\xff\\x00Linear\" is not a "
+        r"class name",
+    ),
+    "class-name-dots": (
+        IN_TABLE + header(2, b"nn..Linear.") + ints(0),
+        r"byte 39, at <root>\[1\]: class name \"nn\.\.Linear\.\" is not",
+    ),
+    "class-name-long": (
+        IN_TABLE + header(2, b"nn." + b"X" * 300) + ints(0),
+        r"byte 39, at <root>\[1\]: class name \"nn\.X{57}\"\.\.\. \(303 bytes\) "
+        r"is not a class name",
+    ),
+    "class-name-not-a-string": (
+        # Without "V n" the first string is the class name: here a number's
+        # bytes, read as a string's length and bytes.
+        IN_TABLE + ints(4, 2, 1) + struct.pack("<d", 2.0) + ints(0),
+        r"byte 32, at <root>\[1\]: class name \"\\x00\" is not a class name",
+    ),
+    "version-not-a-number": (
+        IN_TABLE + header(2, b"nn.Linear", b"V one") + ints(0),
+        r"byte 32, at <root>\[1\]: malformed version string \"V one\", expected "
+        r"\"V <number>\"",
+    ),
+    "version-negative": (
+        IN_TABLE + header(2, b"nn.Linear", b"V -1") + ints(0),
+        r"byte 32, at <root>\[1\]: malformed version string \"V -1\"",
+    ),
+    "version-huge": (
+        IN_TABLE + header(2, b"nn.Linear", b"V 99999999999") + ints(0),
+        r"byte 32, at <root>\[1\]: version string \"V 99999999999\" holds no "
+        r"plausible version",
+    ),
+    "index-skips-ahead": (
+        IN_TABLE + ints(3, 7, 0),
+        r"byte 28, at <root>\[1\]: table index 7 is neither a new object's \(2\) "
+        r"nor an earlier one's \(1 to 1\)",
+    ),
+    "boolean-then-garbage": (
+        IN_TABLE + ints(5, 1, 77),
+        r"byte 32, at <root>: the checkpoint's object ends at byte 32 but the file "
+        r"has 4 more bytes",
+    ),
+}
+
+
+@pytest.mark.parametrize(("data", "message"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_load_malformed_record_names_the_offset(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = written(tmp_path, data)
+
+    with pytest.raises(CheckpointError, match=rf"^{path}, {message}"):
+        load(path)
+
+
+def test_load_malformed_ascii_record_names_the_offset(tmp_path: Path) -> None:
+    path = written(tmp_path, b"3\n1\n1\n1\n1\n4\n2\n3\nV 1\n9\nnn Linear\n0\n")
+
+    with pytest.raises(
+        CheckpointError,
+        match=r"byte 20, at <root>\[1\]: class name \"nn Linear\" is not a class "
+        r"name: expected Lua names joined by dots, such as nn\.Linear \(reading "
+        r"Torch's ASCII format\)",
+    ):
+        load(path)
+
+
 # Deep nesting and reference cycles: loaded or refused cleanly by the reader
 # and by everything that walks the tree after it. A table containing itself
 # and an object referenced while being read are in test_reader.py.
@@ -850,20 +944,14 @@ def test_export_refuses_vocabulary_entries_that_are_not_bytes_to_indices(
 ) -> None:
     # Duplicates, multi-byte keys and gaps are test_charrnn.py's; these are
     # keys and indices of the wrong type altogether.
-    cases = {
-        "number-key": (lambda v: v.update({7: 66}), "vocab key 7 is not a single byte"),
-        "fractional-index": (
-            lambda v: v.update({"a": 1.5}),
-            "vocab['a'] is 1.5, expected an index",
-        ),
-        "boolean-index": (
-            lambda v: v.update({"a": True}),
-            "vocab['a'] is True, expected an index",
-        ),
+    cases: dict[str, tuple[dict[Any, Any], str]] = {
+        "number-key": ({7: 66}, "vocab key 7 is not a single byte"),
+        "fractional-index": ({"a": 1.5}, "vocab['a'] is 1.5, expected an index"),
+        "boolean-index": ({"a": True}, "vocab['a'] is True, expected an index"),
     }
     for name, (change, message) in cases.items():
         root = load(FIXTURES / "lstm_2x20.t7")
-        change(root["vocab"])
+        root["vocab"].update(change)
         folder = tmp_path / name
         folder.mkdir()
 
@@ -1161,7 +1249,7 @@ def test_export_failing_while_writing_keeps_the_existing_output(
             return int(self.target.write(piece))
 
     def write_some(target: Any, *args: Any, **options: Any) -> int:
-        return real_write(FailingFile(target), *args, **options)
+        return real_write(FailingFile(target), *args, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(jsonstream, "write", write_some)
 
