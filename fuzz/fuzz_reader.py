@@ -7,9 +7,10 @@
 Each input is a seed file (fuzz/corpus.py: small files of every record kind,
 in binary with 8- and 4-byte longs and in ASCII, and the smaller Torch
 fixtures) with random mutations (fuzz/mutate.py), or two seeds spliced.
-Worker processes load each input with ``bridge.load`` and, when it loads,
-run what reads the tree after it: ``inspect``'s outline, ``to-cpu`` and the
-writer, and model recognition. An input is a finding when:
+Worker processes load each input with the embedded reader
+(``bridge.t7.reader.read_checkpoint``) and, when it loads, run what reads the
+tree after it: ``inspect``'s outline, ``to-cpu`` and the writer, and model
+recognition. An input is a finding when:
 
 - crash: anything but a CheckpointError or UnsupportedError is raised, or
   the worker dies (a signal, or the memory limit);
@@ -231,7 +232,6 @@ def _worker() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, WORKER_MEMORY))
     import numpy as np
 
-    import bridge
     from bridge.errors import CheckpointError, UnsupportedError
     from bridge.inspect import describe
     from bridge.models import recognise
@@ -245,7 +245,7 @@ def _worker() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout
     # Warm up, so that the baseline holds what every load needs.
     path.write_bytes(dumps({"warm": [1.5, "up", np.zeros(2, np.float32)]}))
-    bridge.load(path)
+    read_checkpoint(path)
     while True:
         head = stdin.read(4)
         if len(head) < 4:

@@ -1,8 +1,9 @@
 """The reader's contract, on files no one wrote on purpose.
 
-Property: for any bytes, ``bridge.load`` returns a tree or raises
-CheckpointError (or UnsupportedError), nothing else, within a few seconds,
-and without allocating more than fuzz/bounds.py allows for the file's size.
+Property: for any bytes, the embedded reader (``bridge.t7.load``) returns a
+tree or raises CheckpointError (or UnsupportedError), nothing else, within a
+few seconds, and without allocating more than fuzz/bounds.py allows for the
+file's size.
 The files are the fuzz seeds (fuzz/corpus.py) and generated trees, mutated
 (fuzz/mutate.py). This is the short, deterministic run; ``python -m
 fuzz.fuzz_reader --minutes N`` runs the same mutations for as long as asked,
