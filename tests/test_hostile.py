@@ -1211,19 +1211,20 @@ def test_cli_output_in_a_read_only_folder(read_only_folder: Path, command: str) 
     assert list(read_only_folder.iterdir()) == []
 
 
-def test_export_of_a_corrupt_checkpoint_keeps_the_existing_output(
-    tmp_path: Path,
+@pytest.mark.parametrize("command", ["export", "to-cpu"])
+def test_cli_on_a_corrupt_checkpoint_keeps_the_existing_output(
+    tmp_path: Path, command: str
 ) -> None:
     model = written(tmp_path, (FIXTURES / "lstm_2x20.t7").read_bytes()[:100_000])
-    out = tmp_path / "model.json"
-    out.write_text("the export of last week")
+    out = tmp_path / "model.out"
+    out.write_text("the output of last week")
 
-    result = run_cli("export", model, "-o", out)
+    result = run_cli(command, model, "-o", out)
 
     assert result.exit_code == 1
     assert "torch.DoubleStorage claims 11685 elements" in result.output
-    assert out.read_text() == "the export of last week"
-    assert _parts(tmp_path) == []
+    assert out.read_text() == "the output of last week"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.t7", "model.out"]
 
 
 @pytest.mark.parametrize(
