@@ -157,7 +157,47 @@ def main() -> None:
         "results": results,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten to {args.out}")
+    print(f"\nwritten to {args.out}\n")
+    print(markdown_table(report))
+
+
+def markdown_table(report: dict) -> str:
+    """The figures as the README's table (seconds, and peak MB in brackets)."""
+
+    def cell(figures: dict | None) -> str:
+        if figures is None:
+            return "-"
+        return f"{figures['seconds']:.2f} s ({figures['peak_mb']:.0f} MB)"
+
+    lines = [
+        "| checkpoint | export | to /dev/null | bridge float32 | torchfile + json "
+        "| floor | load / read |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in report["results"]:
+        floor = row["floor"]["seconds"]
+        load = row["load"]["seconds"] / row["read_in_python"]["seconds"]
+        lines.append(
+            f"| {row['model']}, {row['file_mb']:.0f} MB, "
+            f"{row['weights'] / 1e6:.1f} M weights "
+            f"| {cell(row['export_to_file'])} | {cell(row['export'])} "
+            f"| {cell(row.get('export_bridge_float32'))} "
+            f"| {cell(row.get('torchfile_json'))} | {floor:.2f} s | {load:.2f}x |"
+        )
+    lines.append("")
+    for row in report["results"]:
+        floor = row["floor"]["seconds"]
+        parts = [
+            f"export to /dev/null {row['export']['seconds'] / floor:.2f}x the floor"
+        ]
+        if "torchfile_json" in row:
+            tf = row["torchfile_json"]["seconds"]
+            parts.append(
+                f"{tf / row['export_to_file']['seconds']:.1f}x faster than torchfile "
+                f"+ json to a file ({tf / row['export']['seconds']:.1f}x to /dev/null)"
+            )
+        lines.append(f"- {row['model']}: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
 
 
 def print_row(row: dict) -> None:
