@@ -31,7 +31,10 @@ def test_readme_shows_the_real_summary_and_sentence() -> None:
         "LSTM, 2 layers of 64, 64, vocabulary 51 (token 0 = '\\n'), 66,547 "
         "parameters (torch.CudaTensor) -> examples/pg_lstm_2x64.cuda.json, 1.3 MB"
     ) in readme
-    assert readme.splitlines()[6:8] == [
+    # The README starts with the two commands, before any other block.
+    first_block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert readme.index("```sh\n") < readme.index("## ")
+    assert first_block.splitlines() == [
         "pip install . && rjs-bridge export examples/pg_lstm_2x64.cuda.t7",
         "pip install '.[test]' && python -m pytest",
     ]
