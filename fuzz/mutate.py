@@ -20,6 +20,8 @@ INTERESTING = (
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 64, 65, 255, 256, 4096, 65535,
     -1, -2, -128, -(2**31), 2**31 - 1, 2**32 - 1, 2**32, 2**53, 2**53 + 1,
     2**62, 2**63 - 1, -(2**63), -(2**53),
+    # NaN bit patterns, where LuaJIT keeps other values' type tags.
+    0xFFF9000000000000, 0xFFFF7FFFFFFFFFFF, 0x7FF0000000000001,
 )  # fmt: skip
 
 KINDS = ("flip", "byte", "int32", "int64", "truncate", "insert", "delete", "copy")

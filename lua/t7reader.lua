@@ -16,6 +16,7 @@
 -- newline). A numeric storage's elements are one line of text: Lua notes
 -- where it lies and Python parses it in one call.
 
+local bit = require("bit")
 local ffi = require("ffi")
 
 local M = {}
@@ -89,6 +90,7 @@ M.STORAGE_TYPE = STORAGE_TYPE
 pcall(ffi.cdef, "void *memchr(const void *s, int c, size_t n);")
 
 local int32_ptr = ffi.typeof("const int32_t *")
+local uint32_ptr = ffi.typeof("const uint32_t *")
 local int64_ptr = ffi.typeof("const int64_t *")
 local double_ptr = ffi.typeof("const double *")
 
@@ -224,6 +226,15 @@ function M.read(address, size, long_size, ascii)
   local function read_double(what)
     need(8, what)
     local v = ffi.cast(double_ptr, base + pos)[0]
+    -- LuaJIT keeps other values' type tags in NaN bit patterns and does not
+    -- tidy a NaN read through the FFI: a file's NaN could pass for a table
+    -- or a string. Any NaN becomes the one Lua arithmetic makes.
+    local high = ffi.cast(uint32_ptr, base + pos + 4)[0]
+    local low = ffi.cast(uint32_ptr, base + pos)[0]
+    if bit.band(high, 0x7ff00000) == 0x7ff00000
+      and (bit.band(high, 0x000fffff) ~= 0 or low ~= 0) then
+      v = 0 / 0
+    end
     pos = pos + 8
     return v
   end

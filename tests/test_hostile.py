@@ -620,6 +620,49 @@ def test_load_malformed_ascii_record_names_the_offset(tmp_path: Path) -> None:
         load(path)
 
 
+# Doubles whose bits are a NaN: LuaJIT keeps type tags in NaN patterns, so
+# each must come out as a plain NaN, never as another kind of value.
+NAN_BITS = [
+    0x7FF8000000000000,
+    0xFFF8000000000000,
+    0x7FF0000000000001,
+    0xFFF9000000000000,
+    0xFFFA00000000002A,
+    0xFFFF7FFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+]
+
+
+def _number(value: float) -> bytes:
+    return ints(1) + struct.pack("<d", value)
+
+
+def _nan(bits: int) -> bytes:
+    return ints(1) + struct.pack("<Q", bits)
+
+
+def test_load_nan_of_any_bit_pattern_is_a_float_nan(tmp_path: Path) -> None:
+    entries = b"".join(_number(i) + _nan(b) for i, b in enumerate(NAN_BITS, 1))
+    path = written(tmp_path, ints(3, 1, len(NAN_BITS)) + entries)
+
+    root = load(path)
+
+    assert sorted(root) == list(range(1, len(NAN_BITS) + 1))
+    assert all(type(v) is float and v != v for v in root.values())
+
+
+@pytest.mark.parametrize("bits", NAN_BITS, ids=hex)
+def test_load_nan_key_of_any_bit_pattern_is_refused(tmp_path: Path, bits: int) -> None:
+    # {[1] = 0.5, [NaN] = 0.5}: the NaN key starts at byte 36.
+    data = ints(3, 1, 2) + _number(1) + _number(0.5) + _nan(bits) + _number(0.5)
+    path = written(tmp_path, data)
+
+    with pytest.raises(
+        CheckpointError, match=r"byte 36, at <root>\[<key>\]: table key is NaN"
+    ):
+        load(path)
+
+
 # Deep nesting and reference cycles: loaded or refused cleanly by the reader
 # and by everything that walks the tree after it. A table containing itself
 # and an object referenced while being read are in test_reader.py.
