@@ -42,7 +42,8 @@ def _summary(root: Any) -> Iterator[str]:
     opt = root.get("opt")
     if isinstance(opt, Table):
         options = ", ".join(
-            f"{k}={v!r}" for k, v in sorted(opt.items(), key=lambda kv: str(kv[0]))
+            f"{_key(k)}={v!r}"
+            for k, v in sorted(opt.items(), key=lambda kv: str(kv[0]))
         )
         yield f"options: {options}"
 
@@ -121,8 +122,12 @@ def _is_number(value: Any) -> bool:
 
 
 def _key(key: Any) -> str:
-    if isinstance(key, str):
+    # A key is printed as it is only when that cannot reach the terminal as
+    # a control sequence; a file's strings are a stranger's.
+    if isinstance(key, str) and key.isprintable():
         return key
+    if isinstance(key, str):
+        return f"[{key!r}]"
     if isinstance(key, TorchObject):
         return f"[{key.torch_class}]"
     if isinstance(key, Table):

@@ -765,6 +765,22 @@ def test_cli_on_cycles_inspects_converts_and_refuses_to_export(
     assert not (tmp_path / "out.json").exists()
 
 
+def test_cli_prints_no_control_characters_from_the_file(t7_file: WriteT7) -> None:
+    # Escape sequences in keys and values would reach the terminal as commands.
+    title, clear = "\x1b]2;owned\x07", "\x1b[2J"
+    path = t7_file({title: clear, "opt": {clear: 1, "rnn_size": title}})
+
+    shown = run_cli("inspect", path)
+    exported = run_cli("export", path, "-o", path.with_suffix(".json"))
+
+    assert shown.exit_code == 0, shown.output
+    assert exported.exit_code == 1
+    for output in (shown.output, exported.output):
+        assert "\x1b" not in output and "\x07" not in output
+    assert "  ['\\x1b]2;owned\\x07']: '\\x1b[2J'" in shown.output
+    assert "found a table with '\\x1b]2;owned\\x07', opt;" in exported.output
+
+
 def _identity_loop(root: Any) -> None:
     """Make the h2h Linear of layer 1 read from two nn.Identity nodes that
     read each other."""
@@ -1104,11 +1120,18 @@ def test_cli_ambiguous_file_needs_long_size(tmp_path: Path) -> None:
     path = written(tmp_path, _ambiguous())
 
     guessed = run_cli("export", path, "-o", tmp_path / "out.json")
+    unsure = run_cli("inspect", path)
+    shown = run_cli("inspect", path, "--long-size", "4")
     as8 = run_cli("export", path, "-o", tmp_path / "out.json", "--long-size", "8")
     converted = run_cli("to-cpu", path, "-o", tmp_path / "cpu.t7", "--long-size", "4")
 
-    assert guessed.exit_code == 1
-    assert guessed.output.startswith(f"Error: {path}: the file reads cleanly both")
+    for refused in (guessed, unsure):
+        assert refused.exit_code == 1
+        assert refused.output.startswith(f"Error: {path}: the file reads cleanly both")
+    assert shown.exit_code == 0, shown.output
+    assert "size: 108 bytes, 4-byte longs" in shown.output
+    assert "  [1]: torch.ByteStorage 8 uint8" in shown.output
+    assert "  ['\\x03\\x00\\x00\\x00\\x0c\\x00\\x00\\x00']: '\\x00" in shown.output
     # Read as asked, the file gets as far as the model check.
     assert as8.exit_code == 1
     assert "not a model rjs-bridge knows: found a table with 1;" in as8.output

@@ -41,7 +41,11 @@ def recognise(root: Any, source: str) -> RecurrentModel:
 
 def _describe(root: Any) -> str:
     if isinstance(root, Table):
-        keys = ", ".join(sorted(str(k) for k in root)[:12]) or "no keys"
+        # repr for keys that are not plain text: the message reaches a terminal.
+        names = sorted(
+            k if isinstance(k, str) and k.isprintable() else repr(k) for k in root
+        )
+        keys = ", ".join(names[:12]) or "no keys"
         return f"a table with {keys}"
     if isinstance(root, TorchObject):
         return f"a {root.torch_class}"
