@@ -24,7 +24,10 @@ INTERESTING = (
     0xFFF9000000000000, 0xFFFF7FFFFFFFFFFF, 0x7FF0000000000001,
 )  # fmt: skip
 
-KINDS = ("flip", "byte", "int32", "int64", "truncate", "insert", "delete", "copy")
+KINDS = (
+    "flip", "byte", "int32", "int64", "field", "truncate", "insert", "delete",
+    "copy",
+)  # fmt: skip
 
 
 def apply(data: bytes, mutations: Sequence[Mutation], other: bytes = b"") -> bytes:
@@ -63,6 +66,14 @@ def _apply_one(out: bytearray, mutation: Mutation, other: bytes) -> None:
         out[at : at + 4] = struct.pack("<I", ints[1] % 2**32)
     elif kind == "int64":
         out[at : at + 8] = struct.pack("<Q", ints[1] % 2**64)
+    elif kind == "field":
+        # The 8 bytes after the n-th 4-aligned int equal to a type tag (0 to
+        # 8): a number's double, a string's length, a table's index and size.
+        tag = struct.pack("<i", ints[1] % 9)
+        found = [i for i in range(0, size - 3, 4) if out[i : i + 4] == tag]
+        if found:
+            where = found[ints[0] % len(found)] + 4
+            out[where : where + 8] = struct.pack("<Q", ints[2] % 2**64)
     elif kind == "delete":
         del out[at : at + ints[1] % 64 + 1]
     elif kind == "copy":
@@ -92,6 +103,8 @@ def random_mutations(rng: random.Random, size: int, most: int = 6) -> list[Mutat
         kind = rng.choice(KINDS)
         if kind in ("int32", "int64", "byte"):
             mutations.append((kind, position(), value()))
+        elif kind == "field":
+            mutations.append((kind, rng.randrange(64), rng.randrange(9), value()))
         elif kind == "flip":
             mutations.append((kind, position(), rng.randrange(8)))
         elif kind == "insert":

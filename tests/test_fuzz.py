@@ -54,6 +54,7 @@ MUTATIONS: st.SearchStrategy[Mutation] = st.one_of(
     st.tuples(st.just("byte"), _positions, st.integers(0, 255)),
     st.tuples(st.just("int32"), _positions, _values),
     st.tuples(st.just("int64"), _positions, _values),
+    st.tuples(st.just("field"), st.integers(0, 63), st.integers(0, 8), _values),
     st.tuples(st.just("truncate"), _positions),
     st.tuples(
         st.just("insert"),
