@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,13 @@ def check_output_path(output: Path, *inputs: Path) -> None:
                 raise OutputError(f"{output}: refusing to overwrite the input file")
         if output.resolve() == source.resolve():
             raise OutputError(f"{output}: refusing to overwrite the input file")
+    if _is_special(output):
+        # A device or a pipe (/dev/null, >(gzip)) is written through as is.
+        if not os.access(output, os.W_OK):
+            raise OutputError(f"{output}: is not writable")
+        return
+    # A symbolic link is followed: the file it names is the one replaced.
+    output = output.resolve()
     folder = output.parent
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{output}: {folder} is a file, not a folder")
@@ -43,7 +51,19 @@ def atomic_output(output: Path | None) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
+    if _is_special(output):
+        # Devices and pipes cannot be replaced, and need not be.
+        try:
+            special = output.open("wb")
+        except OSError as e:
+            raise OutputError(f"{output}: cannot write: {e.strerror}") from None
+        with special:
+            yield special
+        return
 
+    # Through a symbolic link, replace the file it names, not the link.
+    output = output.resolve()
+    mode = _mode_of(output)
     try:
         fd, temp = tempfile.mkstemp(
             prefix=f".{output.name}.", suffix=".part", dir=output.parent
@@ -59,7 +79,7 @@ def atomic_output(output: Path | None) -> Iterator[BinaryIO]:
         # add a tenth of the export's time.
         with os.fdopen(fd, "wb") as f:
             yield f
-        os.chmod(temp, 0o666 & ~_umask())
+        os.chmod(temp, mode)
         os.replace(temp, output)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -67,7 +87,20 @@ def atomic_output(output: Path | None) -> Iterator[BinaryIO]:
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` exists and is a device, a pipe or a socket."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode) and not path.is_dir()
+    except OSError:
+        return False
+
+
+def _mode_of(output: Path) -> int:
+    """The permissions to give the new file: the old one's, if any, so that a
+    private output stays private; else what the umask allows."""
+    try:
+        return stat.S_IMODE(output.stat().st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask

@@ -137,10 +137,14 @@ def encode(
     return out.getvalue()
 
 
-def _option(value: Any) -> Any:
+def _option(value: Any, _open: frozenset[int] = frozenset()) -> Any:
     """A training option as JSON can hold it: Lua tables as objects (or lists
     when keyed 1..n), byte strings as Latin-1 text, non-finite numbers as
-    null (which msgspec writes for them anyway)."""
+    null (which msgspec writes for them anyway). A table met again inside
+    itself, which JSON cannot nest, is written as null; nesting deeper than
+    JSON readers take is cut the same way."""
+    if isinstance(value, dict) and (id(value) in _open or len(_open) > 64):
+        return None
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
@@ -152,10 +156,11 @@ def _option(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [_option(v) for v in value.tolist()]
     if isinstance(value, dict):
+        inside = _open | {id(value)}
         count = len(value)
         if count and set(value) == set(range(1, count + 1)):
-            return [_option(value[k]) for k in range(1, count + 1)]
-        return {str(k): _option(v) for k, v in sorted(value.items(), key=_key)}
+            return [_option(value[k], inside) for k in range(1, count + 1)]
+        return {str(k): _option(v, inside) for k, v in sorted(value.items(), key=_key)}
     return repr(value)
 
 

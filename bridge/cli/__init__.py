@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
 import sys
 from typing import Any
 
@@ -46,6 +48,17 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except BridgeError as e:
             raise click.ClickException(str(e)) from None
+        except BrokenPipeError:
+            # The reader went away (| head): stop quietly, as Unix tools do.
+            # Point stdout at /dev/null so the exit's flush does not fail too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
+        except OSError as e:
+            # Writing results failed (a full disk, /dev/full).
+            where = f"{e.filename}: " if e.filename else ""
+            raise click.ClickException(
+                f"{where}cannot write: {e.strerror or e}"
+            ) from None
 
 
 @click.group(cls=_Group)
@@ -62,4 +75,11 @@ def cli(verbose: bool, quiet: bool) -> None:
 
 
 def main() -> None:
+    # Let a terminated run (kill, timeout, a cancelled CI job) unwind like an
+    # interrupted one, so that no temporary output is left behind.
+    signal.signal(signal.SIGTERM, _terminated)
     cli(prog_name="rjs-bridge")
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

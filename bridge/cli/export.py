@@ -37,7 +37,7 @@ def _boundary(value: str) -> str:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True, readable=False),
     help="Where to write the JSON; '-' for stdout. Default: MODEL with .json.",
 )
 @click.option(
@@ -56,8 +56,9 @@ def _boundary(value: str) -> str:
     show_default=True,
     help="numbers: weights as exact JSON numbers. float32: weight matrices as "
     "little-endian float32 in base64, about a quarter of the size; exact when "
-    "Torch held them as float32 (CUDA, torch-rnn), else rounded (probabilities "
-    "move by about 1e-7). --format bridge only.",
+    "Torch held them as float32 (after GPU training, torch-rnn) and no batch "
+    "normalization was folded into them, else rounded (probabilities move by "
+    "about 1e-7). --format bridge only.",
 )
 @click.option("--pretty", is_flag=True, help="Indent the JSON for reading.")
 @click.option(

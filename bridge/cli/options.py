@@ -75,3 +75,10 @@ def reader_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_OPTIONS):
         decorated = option(decorated)
     return decorated
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A click callback refusing NaN, which slips through FloatRange."""
+    if value != value:
+        raise click.BadParameter("must be a number, not nan")
+    return value

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 ENCODING_HELP = (
     "How the weights are embedded: exact JSON numbers, or base64 float32 "
-    "(under a third of the size; exact for GPU-trained and torch-rnn models). "
+    "(under a third of the size; exact for weights Torch held as float32, as "
+    "after GPU training, unless batch normalization was folded into them). "
     f"Default: numbers for models under {TINY_MODEL:,} parameters, float32 "
     "for larger ones; a JSON export as it is."
 )
@@ -32,7 +33,7 @@ ENCODING_HELP = (
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True, readable=False),
     help="Where to write the page; '-' for stdout. Default: MODEL with .html.",
 )
 @click.option(

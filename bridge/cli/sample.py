@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bridge.cli.options import reader_options
+from bridge.cli.options import finite, reader_options
 from bridge.modelfile import read_model
 from bridge.sample import DEFAULT_LENGTH
 from bridge.sample import sample as sample_text
@@ -27,7 +27,8 @@ from bridge.t7.backends import ReaderChoice
 @click.option(
     "-t",
     "--temperature",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=1e-6, max=1e6),
+    callback=finite,
     default=1.0,
     show_default=True,
     help="Divides the logits: below 1 is more conservative, above 1 more varied.",

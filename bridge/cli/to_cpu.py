@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path, dir_okay=False, readable=False),
     help="Where to write the CPU checkpoint. Default: MODEL_cpu.t7 beside MODEL.",
 )
 @click.option(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bridge.cli.options import reader_options
+from bridge.cli.options import finite, reader_options
 from bridge.modelfile import ModelFile, read_model, sha256_file
 from bridge.t7.backends import ReaderChoice
 from bridge.verify import (
@@ -35,7 +35,8 @@ _FORMATS = {
 )
 @click.option(
     "--tolerance",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=1),
+    callback=finite,
     default=DEFAULT_TOLERANCE,
     show_default=True,
     help="The largest probability difference that passes. A float32-encoded "

@@ -41,7 +41,10 @@ def encode_text(
     for position, char in enumerate(text, start=1):
         units: list[bytes | str]
         if model.token_unit == "byte":
-            units = [bytes([b]) for b in char.encode("utf-8", "surrogatepass")]
+            # A byte that was not UTF-8 on the command line arrives as a
+            # surrogate escape (U+DC80..U+DCFF): feed the byte itself.
+            raw = char.encode("utf-8", "surrogateescape")
+            units = [bytes([b]) for b in raw]
         else:
             units = [char]
         missing = [u for u in units if u not in lookup]

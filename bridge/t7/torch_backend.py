@@ -209,6 +209,15 @@ def _search(torch_prefix: str | Path | None) -> tuple[TorchInstall | None, list[
 def _torch_tree(prefix: Path) -> tuple[Path | None, str]:
     """The Torch tree at ``prefix`` (or at its ``install`` folder), else None
     and what is missing."""
+    try:
+        return _find_tree(prefix)
+    except OSError as e:
+        # A folder we may not enter (HOME=/root as another user), a name too
+        # long: no Torch there, and no reason to stop.
+        return None, f"cannot be read ({e.strerror or e})"
+
+
+def _find_tree(prefix: Path) -> tuple[Path | None, str]:
     if not prefix.is_dir():
         return None, "does not exist" if not prefix.exists() else "is not a folder"
     problem = ""

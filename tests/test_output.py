@@ -1,0 +1,158 @@
+"""Where outputs go: devices and pipes, symbolic links, permissions, signals."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bridge.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMALL = FIXTURES / "lstm_1x16_dropout.t7"
+
+
+def test_export_writes_through_a_pipe_and_keeps_it_a_pipe(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+
+    result = CliRunner().invoke(cli, ["-q", "export", str(SMALL), "-o", str(pipe)])
+
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert received[0].startswith(b'{"hidden_sizes":[16]')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device file needs root")
+def test_export_to_a_character_device_leaves_it_a_device(tmp_path: Path) -> None:
+    null = tmp_path / "null"
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+
+    result = CliRunner().invoke(cli, ["-q", "export", str(SMALL), "-o", str(null)])
+
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISCHR(null.stat().st_mode)
+
+
+def test_export_through_a_symlink_replaces_the_file_it_names(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+
+    result = CliRunner().invoke(cli, ["-q", "export", str(SMALL), "-o", str(link)])
+
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert real.read_text().startswith('{"hidden_sizes":[16]')
+
+
+def test_export_keeps_the_permissions_of_the_file_it_replaces(tmp_path: Path) -> None:
+    out = tmp_path / "private.json"
+    out.write_text("old")
+    out.chmod(0o600)
+
+    result = CliRunner().invoke(cli, ["-q", "export", str(SMALL), "-o", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_terminated_export_leaves_no_partial_file(tmp_path: Path) -> None:
+    # The export sends itself SIGTERM while writing, as kill or timeout would.
+    out = tmp_path / "out.json"
+    out.write_text("precious")
+    script = (
+        "import os, signal, sys\n"
+        "from bridge import jsonstream\n"
+        "from bridge.cli import main\n"
+        "real = jsonstream.encode_numbers\n"
+        "def stop(values):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real(values)\n"
+        "jsonstream.encode_numbers = stop\n"
+        f"sys.argv = ['rjs-bridge', 'export', {str(SMALL)!r}, '-o', {str(out)!r}]\n"
+        "main()\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True)
+
+    assert done.returncode == 128 + 15, done.stderr
+    assert out.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_sample_to_a_full_disk_is_an_error_not_a_traceback() -> None:
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "bridge.cli", "sample", str(SMALL), "-n", "50"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+        )
+
+    assert done.returncode == 1
+    assert (
+        done.stderr.decode().strip() == "Error: cannot write: No space left on device"
+    )
+
+
+def test_sample_into_a_closed_pipe_stops_quietly() -> None:
+    command = [sys.executable, "-m", "bridge.cli", "sample", str(SMALL), "-n", "100000"]
+    done = subprocess.run(
+        f"{' '.join(command)} | head -c 5 > /dev/null; echo ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+    )
+
+    assert done.stdout.decode().strip() == "0"
+    assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "0", "-1"])
+def test_sample_refuses_a_temperature_that_is_not_usable(value: str) -> None:
+    result = CliRunner().invoke(cli, ["sample", str(SMALL), "--temperature", value])
+
+    assert result.exit_code == 2
+    assert "Invalid value for '-t' / '--temperature'" in result.output
+
+
+def test_sample_primes_with_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    # A command line holding byte 0xe9 alone reaches Python as U+DCE9.
+    from bridge.t7.writer import dump
+    from tests.builders import resize_charrnn_lstm
+
+    vocab = [b"\n", b"a", b"\xe9"]
+    dump(
+        resize_charrnn_lstm(8, vocab, tensor_class="torch.FloatTensor"),
+        tmp_path / "l.t7",
+    )
+
+    result = CliRunner().invoke(
+        cli, ["sample", str(tmp_path / "l.t7"), "--primetext", "a\udce9", "-n", "3"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout_bytes) == 3
+
+
+def test_finding_torch_in_an_unreadable_place_is_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TORCH_PREFIX", "x" * 5000)
+
+    result = CliRunner().invoke(cli, ["inspect", str(SMALL), "--depth", "0"])
+
+    assert result.exit_code == 0, result.output
+    assert "read by: rjs-bridge's embedded reader" in result.output
