@@ -190,7 +190,7 @@ def test_sample_length_zero_writes_nothing() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--temperature", "0"], "0.0 is not in the range x>0"),
+        (["--temperature", "0"], "0.0 is not in the range 1e-06<=x<=1000000.0"),
         (["--length", "-1"], "-1 is not in the range x>=0"),
     ],
 )
