@@ -16,7 +16,7 @@ from bridge.errors import UnsupportedError
 from bridge.modelfile import sha256_file
 from bridge.models import recognise
 from bridge.models.types import RecurrentModel
-from bridge.output import atomic_output, check_output_path
+from bridge.output import atomic_output, check_output_path, size_text
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, Boundary, Mapping, to_recurrentjs
 from bridge.t7.backends import ReaderChoice
 
@@ -51,7 +51,7 @@ class ExportResult:
             f"{m.kind.upper()}, {len(m.hidden_sizes)} {layers} of {sizes}, "
             f"vocabulary {len(m.tokens)} ({tokens}), {m.source.parameters:,} "
             f"parameters ({', '.join(m.source.tensor_classes)}) -> {where}, "
-            f"{_size(self.size)}, {self.seconds:.2f} s"
+            f"{size_text(self.size)}, {self.seconds:.2f} s"
         )
 
 
@@ -112,11 +112,3 @@ def export(
         size=size,
         seconds=time.perf_counter() - started,
     )
-
-
-def _size(n: int) -> str:
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MB"
-    if n >= 1 << 10:
-        return f"{n / (1 << 10):.1f} kB"
-    return f"{n} bytes"

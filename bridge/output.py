@@ -104,3 +104,12 @@ def _mode_of(output: Path) -> int:
         mask = os.umask(0)
         os.umask(mask)
         return 0o666 & ~mask
+
+
+def size_text(n: int) -> str:
+    """A byte count for people: ``1.3 MB``, ``98.6 kB``, ``512 bytes``."""
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.1f} MB"
+    if n >= 1 << 10:
+        return f"{n / (1 << 10):.1f} kB"
+    return f"{n} bytes"

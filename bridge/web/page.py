@@ -25,7 +25,7 @@ import msgspec
 from bridge import __version__
 from bridge.bridgeformat.encode import encode
 from bridge.modelfile import ModelFile, read_model, sha256_file
-from bridge.output import atomic_output, check_output_path
+from bridge.output import atomic_output, check_output_path, size_text
 from bridge.t7.backends import ReaderChoice
 
 PageEncoding = Literal["auto", "numbers", "float32"]
@@ -74,7 +74,7 @@ class PageResult:
         weights = _SUMMARY_ENCODINGS[m.encoding]
         return (
             f"{m.kind.upper()}, {_sizes(m.hidden_sizes)}, vocabulary {m.vocabulary}, "
-            f"weights as {weights} -> {where}, {_size(self.size)}, "
+            f"weights as {weights} -> {where}, {size_text(self.size)}, "
             f"{self.seconds:.2f} s"
         )
 
@@ -252,11 +252,3 @@ def _sizes(sizes: list[int]) -> str:
     if len(set(sizes)) == 1:
         return f"{len(sizes)} {layers} of {sizes[0]}"
     return f"{len(sizes)} {layers} of {', '.join(str(s) for s in sizes)}"
-
-
-def _size(n: int) -> str:
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MB"
-    if n >= 1 << 10:
-        return f"{n / (1 << 10):.1f} kB"
-    return f"{n} bytes"
