@@ -320,28 +320,45 @@ def _share_lua_symbols(module_file: str) -> None:
 def function_paths(root: Any) -> list[str]:
     """The object path of every serialized function reachable from ``root``,
     shortest first (``<root>.model.hook``)."""
-    found: list[str] = []
+    # Each object reached keeps a link to its parent and the step from it
+    # (a key, or a literal such as ".<upvalues>"); paths are spelt out only
+    # for the functions found, so millions of nested objects cost a link each.
+    links: list[tuple[int, Any, bool]] = [(-1, "<root>", False)]
+    found: list[int] = []
     seen = {id(root)}
-    queue: deque[tuple[Any, str]] = deque([(root, "<root>")])
+    queue: deque[tuple[Any, int]] = deque([(root, 0)])
     while queue:
-        value, path = queue.popleft()
+        value, at = queue.popleft()
+        children: list[tuple[Any, Any, bool]]
         if isinstance(value, TorchFunction):
-            found.append(path)
-            children = [(value.upvalues, path + ".<upvalues>")]
+            found.append(at)
+            children = [(value.upvalues, ".<upvalues>", False)]
         elif isinstance(value, TorchObject):
-            children = [(v, path + _describe_key(k)) for k, v in value.fields.items()]
+            children = [(v, k, True) for k, v in value.fields.items()]
         elif isinstance(value, Table):
             children = []
             for k, v in value.items():
-                children.append((k, path + "[<key>]"))
-                children.append((v, path + _describe_key(k)))
+                children.append((k, "[<key>]", False))
+                children.append((v, k, True))
         else:
             continue
-        for child, child_path in children:
-            if id(child) not in seen:
+        for child, step, is_key in children:
+            if isinstance(child, (Table, TorchObject, TorchFunction)) and (
+                id(child) not in seen
+            ):
                 seen.add(id(child))
-                queue.append((child, child_path))
-    return found
+                links.append((at, step, is_key))
+                queue.append((child, len(links) - 1))
+    return [_spell(links, at) for at in found]
+
+
+def _spell(links: list[tuple[int, Any, bool]], at: int) -> str:
+    steps = []
+    while at >= 0:
+        parent, step, is_key = links[at]
+        steps.append(_describe_key(step) if is_key else step)
+        at = parent
+    return "".join(reversed(steps))
 
 
 def _describe_key(key: Any) -> str:
