@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -34,17 +35,31 @@ def test_recognise_without_names_in_any_node_order(name: str, seed: int) -> None
     rnn = root["protos"]["rnn"]
 
     # Old checkpoints have no node names; and list order must not matter.
-    nodes = list(rnn.forwardnodes.values())
-    for node in nodes:
+    for node in rnn.forwardnodes.values():
         node.data["annotations"].pop("name", None)
-    random.Random(seed).shuffle(nodes)
+    _shuffle_graph(rnn, seed)
+
+    assert _export_bytes(root) == expected
+
+
+def _shuffle_graph(rnn: Any, seed: int) -> None:
+    """List an nngraph gModule's nodes, each node's children and the inputs of
+    its commutative modules (whose order does not matter) in another order."""
+    shuffle = random.Random(seed).shuffle
+    nodes = list(rnn.forwardnodes.values())
+    shuffle(nodes)
     rnn.fields["forwardnodes"] = Table(enumerate(nodes, start=1))
     for node in nodes:
         children = [c for k, c in node.children.items() if isinstance(k, int)]
-        random.Random(seed).shuffle(children)
+        shuffle(children)
         node.fields["children"] = Table(enumerate(children, start=1))
-
-    assert _export_bytes(root) == expected
+        mapindex = node.data.get("mapindex")
+        module = node.data.get("module")
+        commutative = ("nn.CAddTable", "nn.CMulTable")
+        if mapindex and module is not None and module.torch_class in commutative:
+            items = [v for k, v in mapindex.items() if isinstance(k, int)]
+            shuffle(items)
+            node.data["mapindex"] = Table(enumerate(items, start=1))
 
 
 def test_recognise_finds_layers_and_gates() -> None:
@@ -126,28 +141,7 @@ def test_recognise_gru_and_rnn_in_any_node_order(name: str, seed: int) -> None:
     expected = _bridge_bytes(root)
     rnn = root["protos"]["rnn"]
 
-    nodes = list(rnn.forwardnodes.values())
-    random.Random(seed).shuffle(nodes)
-    rnn.fields["forwardnodes"] = Table(enumerate(nodes, start=1))
-    for node in nodes:
-        children = [c for k, c in node.children.items() if isinstance(k, int)]
-        random.Random(seed).shuffle(children)
-        node.fields["children"] = Table(enumerate(children, start=1))
-        # mapindex keeps argument order; shuffle it too where order is free.
-        mapindex = node.data.get("mapindex")
-        module = node.data.get("module")
-        if (
-            mapindex
-            and module is not None
-            and module.torch_class
-            in (
-                "nn.CAddTable",
-                "nn.CMulTable",
-            )
-        ):
-            items = [v for k, v in mapindex.items() if isinstance(k, int)]
-            random.Random(seed).shuffle(items)
-            node.data["mapindex"] = Table(enumerate(items, start=1))
+    _shuffle_graph(rnn, seed)
 
     assert _bridge_bytes(root) == expected
 
