@@ -182,7 +182,7 @@ def test_export_cli_to_stdout(tmp_path: Path) -> None:
     ("name", "message"),
     [
         ("gru_2x32.t7", "this is a GRU model; RecurrentJS runs LSTMs only"),
-        ("rnn_2x32.t7", "this is a RNN model; RecurrentJS runs LSTMs only"),
+        ("rnn_2x32.t7", "this is an RNN model; RecurrentJS runs LSTMs only"),
         ("torchrnn_rnn.t7", "Use --format bridge, which holds it exactly"),
     ],
 )

@@ -197,3 +197,16 @@ def test_readme_verify_example_is_real() -> None:
 
     assert result.exit_code == 0
     assert shown == ["...", *result.output.splitlines()[-2:]]
+
+
+def test_verify_refuses_empty_text() -> None:
+    root = FIXTURES.parent.parent
+    result = _verify(
+        root / "examples" / "pg_lstm_2x64.cuda.t7",
+        root / "examples" / "pg_lstm_2x64.cuda.json",
+        "--text",
+        "",
+    )
+
+    assert result.exit_code == 2
+    assert "is empty; give text to feed, or leave it out" in result.output

@@ -57,6 +57,9 @@ def verify(
     Prints the largest difference and PASS or FAIL; the exit status is 0 on
     PASS and 1 on FAIL.
     """
+    if text == "":
+        # Comparing nothing would pass whatever the files hold.
+        raise click.BadParameter("is empty; give text to feed, or leave it out")
     reference = read_model(checkpoint, reader=reader)
     other = read_model(exported)
     result = verify_export(reference, other, text=text, tolerance=tolerance)

@@ -33,6 +33,9 @@ from bridge.recurrentjs.schema import Mat, RecurrentJSModel, Solver
 
 log = logging.getLogger(__name__)
 
+# "an RNN", "a GRU": the article each kind's name takes.
+_ARTICLE = {"lstm": "an", "gru": "a", "rnn": "an"}
+
 # RecurrentJS's names for the gates, in LSTM_GATES order.
 _GATE_LETTERS = ("i", "f", "o", "c")
 
@@ -76,7 +79,8 @@ def to_recurrentjs(model: RecurrentModel, boundary: Boundary) -> Mapping:
     """Map ``model`` onto RecurrentJS's layout; see the module docstring."""
     if model.kind != "lstm":
         raise UnsupportedError(
-            f"{model.source.file}: this is a {model.kind.upper()} model; "
+            f"{model.source.file}: this is {_ARTICLE[model.kind]} "
+            f"{model.kind.upper()} model; "
             "RecurrentJS runs LSTMs only (it has no GRU, and its RNN uses ReLU "
             "where Torch's uses tanh). Use --format bridge, which holds it exactly"
         )
