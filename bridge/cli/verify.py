@@ -59,7 +59,9 @@ def verify(
     """
     if text == "":
         # Comparing nothing would pass whatever the files hold.
-        raise click.BadParameter("is empty; give text to feed, or leave it out")
+        raise click.BadParameter(
+            "is empty; give text to feed, or leave it out", param_hint="'--text'"
+        )
     reference = read_model(checkpoint, reader=reader)
     other = read_model(exported)
     result = verify_export(reference, other, text=text, tolerance=tolerance)
