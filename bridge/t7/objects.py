@@ -131,3 +131,43 @@ def is_tensor(value: object) -> bool:
         and value.torch_class is not None
         and value.torch_class.endswith("Tensor")
     )
+
+
+def view_fits(
+    offset: int, sizes: tuple[int, ...], strides: tuple[int, ...], count: int
+) -> bool:
+    """Whether a view of ``sizes`` and ``strides`` from Torch's 1-based
+    ``offset`` lies inside a storage of ``count`` elements."""
+    if not sizes or 0 in sizes:
+        return True
+    last = offset - 1 + sum((n - 1) * s for n, s in zip(sizes, strides, strict=True))
+    return offset >= 1 and min(strides) >= 0 and last < count
+
+
+def tensor_of(
+    storage: TorchArray | None,
+    offset: int,
+    sizes: tuple[int, ...],
+    strides: tuple[int, ...],
+    torch_class: str,
+    dtype: np.dtype[Any],
+) -> TorchArray:
+    """A Torch tensor as a NumPy view of its storage (no copy), remembering
+    its header. Callers check :func:`view_fits` first; NumPy checks again."""
+    if storage is None or not sizes or 0 in sizes:
+        array = np.empty(sizes or (0,), dtype=dtype).view(TorchArray)
+    else:
+        array = np.ndarray.__new__(
+            TorchArray,
+            sizes,
+            dtype,
+            buffer=storage,
+            offset=(offset - 1) * dtype.itemsize,
+            strides=tuple(s * dtype.itemsize for s in strides),
+        )
+    array.torch_class = torch_class
+    array.storage = storage
+    array.storage_offset = offset
+    array.torch_size = sizes
+    array.torch_stride = strides
+    return array

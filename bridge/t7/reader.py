@@ -21,7 +21,13 @@ import numpy as np
 
 from bridge.errors import CheckpointError
 from bridge.t7 import runtime
-from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
+from bridge.t7.objects import (
+    Table,
+    TorchArray,
+    TorchFunction,
+    TorchObject,
+    tensor_of,
+)
 from bridge.t7.sniff import describe_non_torch
 
 LONG_SIZES = (8, 4)
@@ -288,27 +294,8 @@ def _tensor(rec: Any, dtype: np.dtype[Any], objects: list[Any]) -> TorchArray:
     offset = rec[b"offset"]
     storage_ref = rec[b"storage"]
     storage = objects[storage_ref[b"slot"]] if storage_ref is not None else None
-    shape = sizes if sizes else (0,)
-
-    if storage is None or not sizes or 0 in sizes:
-        array = np.empty(shape, dtype=dtype).view(TorchArray)
-    else:
-        # One array object over the storage's memory; NumPy checks again that
-        # the view stays inside it (the Lua reader has already).
-        array = np.ndarray.__new__(
-            TorchArray,
-            sizes,
-            dtype,
-            buffer=storage,
-            offset=(offset - 1) * dtype.itemsize,
-            strides=tuple(s * dtype.itemsize for s in strides),
-        )
-    array.torch_class = rec[b"class"].decode()
-    array.storage = storage
-    array.storage_offset = offset
-    array.torch_size = sizes
-    array.torch_stride = strides
-    return array
+    # The Lua reader has checked that the view lies inside its storage.
+    return tensor_of(storage, offset, sizes, strides, rec[b"class"].decode(), dtype)
 
 
 def _parse_elements(

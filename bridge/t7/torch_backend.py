@@ -50,7 +50,14 @@ import numpy as np
 
 from bridge.errors import BridgeError, CheckpointError, UnsupportedError
 from bridge.t7 import runtime
-from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
+from bridge.t7.objects import (
+    Table,
+    TorchArray,
+    TorchFunction,
+    TorchObject,
+    tensor_of,
+    view_fits,
+)
 from bridge.t7.reader import Checkpoint, read_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -477,33 +484,16 @@ def _tensor(rec: Any, long_size: int, objects: list[Any], file: Path) -> TorchAr
     offset = rec[b"offset"]
     storage_ref = rec[b"storage"]
     storage = objects[storage_ref[1]] if storage_ref is not None else None
-    shape = sizes if sizes else (0,)
     torch_class = rec[b"class"].decode()
 
-    if storage is None or not sizes or 0 in sizes:
-        array = np.empty(shape, dtype=dtype).view(TorchArray)
-    else:
-        # Torch's reader does not check the view; as_strided trusts it too.
-        last = (
-            offset - 1 + sum((n - 1) * s for n, s in zip(sizes, strides, strict=True))
+    # Torch's reader does not check the view.
+    if storage is not None and not view_fits(offset, sizes, strides, len(storage)):
+        raise CheckpointError(
+            file,
+            f"a {torch_class} view (offset {offset}, sizes {sizes}, strides "
+            f"{strides}) runs outside its storage of {len(storage)} elements",
         )
-        if offset < 1 or min(strides) < 0 or last >= len(storage):
-            raise CheckpointError(
-                file,
-                f"a {torch_class} view (offset {offset}, sizes {sizes}, strides "
-                f"{strides}) runs outside its storage of {len(storage)} elements",
-            )
-        array = np.lib.stride_tricks.as_strided(
-            storage[offset - 1 :],
-            shape=sizes,
-            strides=tuple(s * dtype.itemsize for s in strides),
-        ).view(TorchArray)
-    array.torch_class = torch_class
-    array.storage = storage
-    array.storage_offset = offset
-    array.torch_size = sizes
-    array.torch_stride = strides
-    return array
+    return tensor_of(storage, offset, sizes, strides, torch_class, dtype)
 
 
 def _string(raw: bytes) -> str | bytes:

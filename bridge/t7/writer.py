@@ -50,7 +50,13 @@ from bridge.t7.classes import (
     element_dtype,
     parse_array_class,
 )
-from bridge.t7.objects import TorchArray, TorchFunction, TorchObject
+from bridge.t7.objects import (
+    TorchArray,
+    TorchFunction,
+    TorchObject,
+    tensor_of,
+    view_fits,
+)
 
 Mode = Literal["binary", "ascii"]
 
@@ -182,28 +188,12 @@ def tensor_view(
     if any(n < 0 for n in sizes) or any(s < 0 for s in strides):
         raise ValueError(f"sizes {sizes} and strides {strides} must not be negative")
 
-    if not sizes or 0 in sizes:
-        array = np.empty(sizes or (0,), dtype=storage.dtype).view(TorchArray)
-    else:
-        last = (
-            offset - 1 + sum((n - 1) * s for n, s in zip(sizes, strides, strict=True))
+    if not view_fits(offset, sizes, strides, len(storage)):
+        raise ValueError(
+            f"the view (offset {offset}, sizes {sizes}, strides {strides}) "
+            f"runs outside its storage of {len(storage)} elements"
         )
-        if offset < 1 or last >= len(storage):
-            raise ValueError(
-                f"the view (offset {offset}, sizes {sizes}, strides {strides}) "
-                f"runs outside its storage of {len(storage)} elements"
-            )
-        array = np.lib.stride_tricks.as_strided(
-            storage[offset - 1 :],
-            shape=sizes,
-            strides=tuple(s * storage.dtype.itemsize for s in strides),
-        ).view(TorchArray)
-    array.torch_class = torch_class
-    array.storage = storage
-    array.storage_offset = offset
-    array.torch_size = sizes
-    array.torch_stride = strides
-    return array
+    return tensor_of(storage, offset, sizes, strides, torch_class, storage.dtype)
 
 
 def _contiguous_strides(sizes: tuple[int, ...]) -> tuple[int, ...]:
