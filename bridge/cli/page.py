@@ -19,12 +19,21 @@ from bridge.web.page import (
 
 log = logging.getLogger(__name__)
 
-ENCODING_HELP = (
+_ENCODING_HELP = (
     "How the weights are embedded: exact JSON numbers, or base64 float32 "
     "(under a third of the size; exact for weights Torch held as float32, as "
     "after GPU training, unless batch normalization was folded into them). "
     f"Default: numbers for models under {TINY_MODEL:,} parameters, float32 "
     "for larger ones; a JSON export as it is."
+)
+
+# --encoding, shared with serve.
+encoding_option = click.option(
+    "--encoding",
+    type=click.Choice(PAGE_ENCODINGS),
+    default="auto",
+    show_default=True,
+    help=_ENCODING_HELP,
 )
 
 
@@ -36,13 +45,7 @@ ENCODING_HELP = (
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True, readable=False),
     help="Where to write the page; '-' for stdout. Default: MODEL with .html.",
 )
-@click.option(
-    "--encoding",
-    type=click.Choice(PAGE_ENCODINGS),
-    default="auto",
-    show_default=True,
-    help=ENCODING_HELP,
-)
+@encoding_option
 @reader_options
 def page(
     model: Path,

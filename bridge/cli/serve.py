@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from bridge.cli.options import reader_options
-from bridge.cli.page import ENCODING_HELP
+from bridge.cli.page import encoding_option
 from bridge.t7.backends import ReaderChoice
-from bridge.web.page import PAGE_ENCODINGS, PageEncoding, load_page_model, render_page
+from bridge.web.page import PageEncoding, load_page_model, render_page
 from bridge.web.server import HOST, page_server
 
 log = logging.getLogger(__name__)
@@ -25,13 +25,7 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="The port to listen on; 0 picks a free one.",
 )
-@click.option(
-    "--encoding",
-    type=click.Choice(PAGE_ENCODINGS),
-    default="auto",
-    show_default=True,
-    help=ENCODING_HELP,
-)
+@encoding_option
 @reader_options
 def serve(
     model: Path,
