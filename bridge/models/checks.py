@@ -27,9 +27,9 @@ def check_finite(values: np.ndarray, label: str) -> None:
             f"{values.storage.size} (sizes {values.shape}, strides "
             f"{values.torch_stride}): it repeats elements, as no trained weight does"
         )
-    bad = np.argwhere(~np.isfinite(values))
-    if len(bad) == 0:
+    if _all_finite(values):
         return
+    bad = np.argwhere(~np.isfinite(values))
     first = tuple(int(i) for i in bad[0])
     where = ", ".join(str(i + 1) for i in first)
     raise UnsupportedError(
@@ -60,8 +60,8 @@ def check_model_finite(model: RecurrentModel) -> None:
                 (f"{name} bias", weights.b),
             ]
     for label, values in arrays:
-        bad = np.argwhere(~np.isfinite(values))
-        if len(bad):
+        if not _all_finite(values):
+            bad = np.argwhere(~np.isfinite(values))
             first = tuple(int(i) for i in bad[0])
             where = ", ".join(str(i + 1) for i in first)
             raise UnsupportedError(
@@ -69,3 +69,8 @@ def check_model_finite(model: RecurrentModel) -> None:
                 "once converted (biases summed, normalization folded in), which "
                 "no export can hold"
             )
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    # The common case, at a third of the cost of finding where the bad ones are.
+    return bool(np.isfinite(values).all())
