@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bridge import output
 from bridge.cli import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -67,6 +68,45 @@ def test_export_keeps_the_permissions_of_the_file_it_replaces(tmp_path: Path) ->
 
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("swap", [True, False], ids=["swapped", "renamed"])
+def test_export_replaces_an_old_output_whole_and_leaves_nothing_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swap: bool
+) -> None:
+    fresh = tmp_path / "fresh.json"
+    CliRunner().invoke(cli, ["-q", "export", str(SMALL), "-o", str(fresh)])
+    out = tmp_path / "model.json"
+    out.write_text("old")
+    # Another name for the old file, and a reader that has it open: both go
+    # on seeing the old file, never a mixture.
+    other = tmp_path / "other-name"
+    os.link(out, other)
+    if not swap:
+        monkeypatch.setattr(output, "_exchange", lambda first, second: False)
+
+    with out.open("rb") as held:
+        result = CliRunner().invoke(cli, ["-q", "export", str(SMALL), "-o", str(out)])
+        assert held.read() == b"old"
+
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == fresh.read_bytes()
+    assert out.read_bytes().startswith(b'{"hidden_sizes":[16]')
+    assert other.read_text() == "old"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["fresh.json", "model.json", "other-name"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's renameat2")
+def test_exchange_swaps_two_names(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text("1")
+    second.write_text("2")
+
+    assert output._exchange(str(first), second)
+    assert (first.read_text(), second.read_text()) == ("2", "1")
+    assert not output._exchange(str(first), tmp_path / "missing")
+    assert first.read_text() == "2"
 
 
 def test_terminated_export_leaves_no_partial_file(tmp_path: Path) -> None:
