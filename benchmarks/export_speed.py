@@ -49,23 +49,35 @@ MODELS = [
 ]
 
 
+# Every command runs as an installed program would: Python may cache its
+# compiled modules (as pip does on install), whatever this shell says.
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(command: list[str], runs: int) -> dict[str, float]:
-    """Median wall seconds and peak RSS (MB) of ``command`` over ``runs``."""
+    """Median wall seconds and peak RSS (MB) of ``command`` over ``runs``,
+    after one run that is not counted (it fills the caches)."""
     walls, peaks = [], []
-    for _ in range(runs):
+    for run in range(runs + 1):
         started = time.perf_counter()
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env=_ENV,
         )
         _, status, usage = os.wait4(process.pid, 0)
-        walls.append(time.perf_counter() - started)
+        wall = time.perf_counter() - started
         if status != 0:
             error = process.stderr.read().decode() if process.stderr else ""
             raise SystemExit(f"{' '.join(command)} failed:\n{error}")
         if process.stderr:
             process.stderr.close()
-        # ru_maxrss is in kilobytes on Linux.
-        peaks.append(usage.ru_maxrss / 1024)
+        if run:
+            walls.append(wall)
+            # ru_maxrss is in kilobytes on Linux.
+            peaks.append(usage.ru_maxrss / 1024)
     return {"seconds": statistics.median(walls), "peak_mb": max(peaks)}
 
 
