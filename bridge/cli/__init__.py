@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -78,7 +79,14 @@ def main() -> None:
     # Let a terminated run (kill, timeout, a cancelled CI job) unwind like an
     # interrupted one, so that no temporary output is left behind.
     signal.signal(signal.SIGTERM, _terminated)
-    cli(prog_name="rjs-bridge")
+    try:
+        cli(prog_name="rjs-bridge")
+    finally:
+        # Spare the exit its last pass of the cycle collector: it would walk
+        # and free a whole model's objects (0.025 s of a 0.36 s export) only
+        # for the process to hand the memory back anyway. Everything that
+        # needs closing is closed by now.
+        gc.freeze()
 
 
 def _terminated(signum: int, frame: object) -> None:
