@@ -6,19 +6,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from bridge import jsonstream
-from bridge.bridgeformat.encode import Encoding, to_document
 from bridge.errors import UnsupportedError
-from bridge.modelfile import sha256_file
 from bridge.models import recognise
 from bridge.models.types import RecurrentModel
 from bridge.output import atomic_output, check_output_path, size_text
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, Boundary, Mapping, to_recurrentjs
 from bridge.t7.backends import ReaderChoice
+
+if TYPE_CHECKING:
+    from bridge.bridgeformat.encode import Encoding
 
 Format = Literal["rjs", "bridge"]
 
@@ -99,6 +100,10 @@ def export(
         mapping = to_recurrentjs(model, boundary)
         document, arrays = mapping.model, list(mapping.arrays)
     else:
+        # Imported here: the default export needs neither.
+        from bridge.bridgeformat.encode import to_document
+        from bridge.modelfile import sha256_file
+
         encoded = to_document(model, sha256=sha256_file(model_path), encoding=encoding)
         document, arrays = encoded.document, encoded.arrays
 

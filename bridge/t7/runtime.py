@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,10 @@ def new_runtime() -> Any:
 def lua_source(name: str) -> str:
     """The text of ``lua/<name>.lua``: installed in the package, or in the
     source tree beside it."""
-    installed = resources.files("bridge") / "lua" / f"{name}.lua"
+    # A plain path rather than importlib.resources, whose import costs more
+    # than the rest of this module: the package is always installed as files,
+    # since LuaJIT reads nothing from a zip either way.
+    installed = Path(__file__).resolve().parents[1] / "lua" / f"{name}.lua"
     if installed.is_file():
         return installed.read_text(encoding="utf-8")
     in_tree = Path(__file__).resolve().parents[2] / "lua" / f"{name}.lua"
