@@ -21,9 +21,11 @@ import msgspec
 import numpy as np
 import orjson
 
-# Values formatted per call: large enough to amortise the call, small enough
-# to keep each piece of text a few megabytes.
-CHUNK = 1 << 18
+# Values formatted per call: enough to amortise the call, few enough that
+# each piece of text (about 1.3 MB) is memory the allocator keeps and reuses.
+# Pieces of 5 MB made a 10 M-weight export a fifth slower (0.52 s against
+# 0.43 s), with a third more page faults and 9 MB more memory.
+CHUNK = 1 << 16
 
 # NUL never appears raw in msgspec's JSON (strings escape it), so it can mark
 # where the arrays go.
@@ -91,8 +93,8 @@ class _WriteBehind:
     into the page cache overlaps the formatting of the next (file writes
     release the GIL; formatting does not)."""
 
-    # Pieces in flight at most: bounds the memory they hold.
-    DEPTH = 4
+    # Pieces in flight at most: bounds the memory they hold (about 10 MB).
+    DEPTH = 8
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
