@@ -16,7 +16,7 @@ import numpy as np
 
 import bridge
 from bridge.t7.objects import Table
-from bridge.t7.writer import storage, tensor_view
+from bridge.t7.writer import dump, storage, tensor_view
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -92,3 +92,20 @@ def resize_charrnn_lstm(
     root["vocab"] = Table({token: i for i, token in enumerate(vocab, start=1)})
     root["opt"]["rnn_size"] = rnn_size
     return root
+
+
+def saturated_charrnn(path: Path, weight: float) -> Path:
+    """Write to ``path`` the char-rnn LSTM 2 x 20 fixture with every weight set
+    to ``weight`` with its own sign and every bias to 0: a model whose
+    arithmetic overflows float64 (``weight`` near 1e308) or only saturates
+    its gates (near 1e300)."""
+    root = bridge.load(FIXTURES / "lstm_2x20.t7")
+    for node in root["protos"]["rnn"].forwardnodes.values():
+        module = node.data.get("module")
+        if module is None or module.fields.get("weight") is None:
+            continue
+        weights = module.fields["weight"]
+        weights[...] = np.where(weights > 0, weight, -weight)
+        module.fields["bias"][...] = 0
+    dump(root, path)
+    return path

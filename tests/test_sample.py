@@ -7,6 +7,7 @@ its exports must write the same text.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from click.testing import CliRunner, Result
 from bridge.bridgeformat import encode
 from bridge.cli import cli
 from bridge.models.types import Gate, Layer, RecurrentModel, Source
+from tests.builders import saturated_charrnn
 from tests.fixture_models import (
     CHECKPOINTS,
     EXPORTS,
@@ -231,3 +233,48 @@ def test_readme_sample_example_is_real() -> None:
 
     # The README drops the trailing space the continuation ends with.
     assert result.stdout_bytes.decode().rstrip(" ") + "\n" in readme.split(command)[1]
+
+
+def test_sample_refuses_scores_that_overflow_to_nan(tmp_path: Path) -> None:
+    # Finite weights of 1.5e308: the export holds them, but the first step's
+    # sums overflow and the scores come out NaN.
+    model = saturated_charrnn(tmp_path / "overflowing.t7", 1.5e308)
+    export = CliRunner().invoke(cli, ["-q", "export", str(model)])
+    assert export.exit_code == 0, export.output
+
+    for path in (model, model.with_suffix(".json")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = _sample(path, "-n", "5")
+
+        assert result.exit_code == 1
+        # "E" comes from the uniform start; after it the scores are extreme
+        # but finite, and after the newline they are not.
+        assert result.stdout_bytes == b"E\n"
+        assert result.stderr == (
+            f"Error: {path}: after 2 tokens the model's scores include NaN and "
+            "infinity: its "
+            "weights are too large for float64 arithmetic, so there is no "
+            "distribution to sample from\n"
+        )
+
+
+def test_sample_of_saturated_gates_is_quiet_and_the_same_from_the_export(
+    tmp_path: Path,
+) -> None:
+    # Weights of 1e300 keep every sum finite; only the gates' exponentials
+    # overflow, to the 0 and 1 they should give.
+    model = saturated_charrnn(tmp_path / "saturated.t7", 1e300)
+    export = CliRunner().invoke(cli, ["-q", "export", str(model)])
+    assert export.exit_code == 0, export.output
+
+    texts = []
+    for path in (model, model.with_suffix(".json")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = _sample(path, "-n", "200", "--seed", "3")
+        assert result.exit_code == 0, result.output
+        texts.append(result.stdout)
+
+    assert texts[0] == texts[1]
+    assert len(texts[0]) == 200

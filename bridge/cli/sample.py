@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bridge.cli.options import finite, reader_options
+from bridge.errors import UnsupportedError
 from bridge.modelfile import read_model
 from bridge.sample import DEFAULT_LENGTH
 from bridge.sample import sample as sample_text
@@ -73,6 +74,11 @@ def sample(
         greedy=argmax,
     )
     out = sys.stdout.buffer
-    for piece in pieces:
-        out.write(piece)
-    out.flush()
+    try:
+        for piece in pieces:
+            out.write(piece)
+    except UnsupportedError as e:
+        # Scores that overflow show only once generating: name the file here.
+        raise UnsupportedError(f"{model}: {e}") from None
+    finally:
+        out.flush()

@@ -66,6 +66,12 @@ class Network:
             raise IndexError(
                 f"token {token} is outside the vocabulary of {self.vocabulary_size}"
             )
+        # Weights near float64's limit can overflow to infinities and NaNs
+        # here; the sampler reports scores that are not finite, once.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._feed(token)
+
+    def _feed(self, token: int) -> np.ndarray:
         x: np.ndarray | None = None
         if self._embedding is not None:
             x = self._embedding[token]
@@ -109,6 +115,8 @@ def _gru(w: _Weights, x_part: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp overflows to infinity below -709, and 1 / (1 + inf) is the 0 it
+    # should be, as in JavaScript.
     y: np.ndarray = 1.0 / (1.0 + np.exp(-x))
     return y
 

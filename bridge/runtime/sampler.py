@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from bridge.errors import UnsupportedError
 from bridge.runtime.network import Network
 
 _MASK = 0xFFFFFFFF
@@ -83,6 +84,24 @@ def draw(probabilities: Sequence[float], u: float) -> int:
     return last
 
 
+def _check_scores(logits: np.ndarray, fed: int) -> None:
+    """Refuse to draw from scores that are not all finite: there is no
+    distribution in them, and a draw would be arbitrary."""
+    if np.isfinite(logits).all():
+        return
+    found = []
+    if np.isnan(logits).any():
+        found.append("NaN")
+    if np.isinf(logits).any():
+        found.append("infinity")
+    tokens = "token" if fed == 1 else "tokens"
+    raise UnsupportedError(
+        f"after {fed} {tokens} the model's scores include {' and '.join(found)}: "
+        "its weights are too large for float64 arithmetic, so there is no "
+        "distribution to sample from"
+    )
+
+
 def generate(
     network: Network,
     prime: Sequence[int],
@@ -110,6 +129,7 @@ def generate(
         logits = np.zeros(network.vocabulary_size)
 
     for step in range(length):
+        _check_scores(logits, len(prime) + step)
         if greedy:
             token = argmax(logits)
         else:

@@ -603,6 +603,7 @@
      */
     sample(options) {
       const o = options || {};
+      checkScores(this.scores);
       if (o.argmax) return argmax(this.scores);
       return draw(this.distribution(o.temperature === undefined ? 1 : o.temperature), o.random());
     }
@@ -635,6 +636,20 @@
   }
 
   // ---- The sampler shared with Python -------------------------------------
+
+  // No distribution lies in scores that are not all finite, and a draw from
+  // them would be arbitrary: say so, as the Python sampler does.
+  function checkScores(scores) {
+    const found = [];
+    if (scores.some(Number.isNaN)) found.push("NaN");
+    if (scores.some((v) => v === Infinity || v === -Infinity)) found.push("infinity");
+    if (found.length) {
+      throw new RangeError(
+        `the model's scores include ${found.join(" and ")}: its weights are too large ` +
+          "for double arithmetic, so there is no distribution to sample from",
+      );
+    }
+  }
 
   function softmax(scores, temperature) {
     const z = new Float64Array(scores.length);
