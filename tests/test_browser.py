@@ -229,13 +229,22 @@ def test_page_stops_when_asked(browser: Any, tmp_path: Path) -> None:
     page.close()
 
 
-def test_page_tells_what_it_left_out_of_the_start(browser: Any, tmp_path: Path) -> None:
-    # The Paul Graham model is lowercase: no "T", no "!".
+def test_page_refuses_a_start_with_characters_the_model_lacks(
+    browser: Any, tmp_path: Path
+) -> None:
+    # The Paul Graham model is lowercase: no "T", no "!". As the CLI and
+    # char-rnn's sampler do, the page refuses the start rather than drop them.
     page = Page(browser, _page(FIXTURES / "pg_lstm_2x64.cuda.t7", tmp_path / "pg.html"))
+    tab = page.tab
+    tab.fill("#prime", "The end!")
+    tab.fill("#length", "10")
 
-    page.generate("The end!", 10, seed=1)
+    tab.click("#generate")
 
-    assert page.tab.text_content("#status").endswith(
-        'Left out of the start, not in the vocabulary: "T" "!".'
+    tab.wait_for_selector("#status.error")
+    assert tab.text_content("#status") == (
+        'Not in this model\'s vocabulary, so it cannot start with them: "T" "!".'
     )
+    assert tab.text_content("#continuation") == ""
+    assert tab.is_enabled("#generate")
     page.close()

@@ -102,8 +102,15 @@
       return;
     }
 
-    model.reset();
     const encoded = model.encode(settings.prime);
+    if (encoded.skipped.length) {
+      // As char-rnn's sampler and rjs-bridge sample do: a start the model
+      // cannot read is refused, not shortened.
+      const shown = encoded.skipped.map((ch) => JSON.stringify(ch)).join(" ");
+      say(`Not in this model's vocabulary, so it cannot start with them: ${shown}.`, true);
+      return;
+    }
+    model.reset();
     primed.textContent = settings.prime;
     continuation.textContent = "";
     const text = document.createTextNode("");
@@ -111,7 +118,6 @@
     run = {
       settings: settings,
       primeTokens: encoded.tokens,
-      skipped: encoded.skipped,
       fed: 0,
       made: 0,
       text: text,
@@ -161,12 +167,7 @@
     const how = r.settings.argmax
       ? "argmax"
       : `temperature ${r.settings.temperature}, seed ${r.settings.seed}`;
-    let message = `Generated ${plural(r.made, unit)} in ${seconds.toFixed(2)} s (${how}).`;
-    if (r.skipped.length) {
-      const shown = Array.from(new Set(r.skipped), (ch) => JSON.stringify(ch)).join(" ");
-      message += ` Left out of the start, not in the vocabulary: ${shown}.`;
-    }
-    finish("done", message);
+    finish("done", `Generated ${plural(r.made, unit)} in ${seconds.toFixed(2)} s (${how}).`);
   }
 
   function stop() {
