@@ -12,7 +12,6 @@ storage's line of text lies and NumPy parses it in one call.
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -79,19 +78,19 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
     path = Path(path)
     data = _read_bytes(path)
 
-    problem = describe_non_torch(bytes(data[:512]), len(data))
+    problem = describe_non_torch(data[:512].tobytes(), len(data))
     if problem is not None:
         raise CheckpointError(path, problem)
     # A binary file starts with a type tag of 0 to 8 in its first byte, an
     # ASCII one with the tag's digits.
-    ascii = data[:1].isdigit()
+    ascii = data[:1].tobytes().isdigit()
 
     if long_size is not None and long_size not in LONG_SIZES:
         raise ValueError(f"long_size must be 4 or 8, not {long_size}")
 
     lua = runtime.new_runtime()
     reader = runtime.load_module(lua, "t7reader")
-    address = ctypes.addressof(ctypes.c_char.from_buffer(data))
+    address = data.ctypes.data
 
     def attempt(width: int) -> Any:
         result = reader.read(address, len(data), width, ascii)
@@ -200,13 +199,15 @@ def _detect_long_size(path: Path, attempt: Any, collect: Any) -> tuple[int, Any]
     raise worse.error(path, f" (reading with {width}-byte longs)")
 
 
-def _read_bytes(path: Path) -> bytearray:
+def _read_bytes(path: Path) -> np.ndarray[Any, np.dtype[np.uint8]]:
     try:
         with path.open("rb") as f:
             size = f.seek(0, 2)
             f.seek(0)
-            data = bytearray(size)
-            got = f.readinto(data)
+            # Not a bytearray, which is zeroed first: that pass over the
+            # memory took as long again as the read itself.
+            data = np.empty(size, dtype=np.uint8)
+            got = f.readinto(data.data)
     except IsADirectoryError:
         raise CheckpointError(path, "is a directory, not a checkpoint") from None
     except OSError as e:
@@ -216,7 +217,7 @@ def _read_bytes(path: Path) -> bytearray:
     return data
 
 
-def _build(result: Any, data: bytearray, long_size: int, file: Path) -> Any:
+def _build(result: Any, data: np.ndarray, long_size: int, file: Path) -> Any:
     """Turn the Lua reader's records into Python objects, without recursion.
 
     Records are fetched from Lua one at a time and let go: a file of many
@@ -260,7 +261,7 @@ def _build(result: Any, data: bytearray, long_size: int, file: Path) -> Any:
             start = rec[b"bytecode_offset"]
             objects[slot] = TorchFunction(
                 rec[b"tag"],
-                bytes(data[start : start + rec[b"bytecode_length"]]),
+                data[start : start + rec[b"bytecode_length"]].tobytes(),
                 None,
                 rec[b"at"],
             )
@@ -299,12 +300,12 @@ def _tensor(rec: Any, dtype: np.dtype[Any], objects: list[Any]) -> TorchArray:
 
 
 def _parse_elements(
-    rec: Any, data: bytearray, dtype: np.dtype[Any], file: Path
+    rec: Any, data: np.ndarray, dtype: np.dtype[Any], file: Path
 ) -> np.ndarray[Any, Any]:
     """The elements of an ASCII storage, parsed from their line of text."""
     start = rec[b"text_offset"]
     count = rec[b"count"]
-    tokens = bytes(data[start : start + rec[b"text_length"]]).split()
+    tokens = data[start : start + rec[b"text_length"]].tobytes().split()
 
     def error(message: str) -> CheckpointError:
         where = rec[b"path"].decode("utf-8", "replace")
