@@ -54,6 +54,11 @@ def read_model(
             head = f.read(64)
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read: {e.strerror}") from None
+    if head.lstrip().startswith(b"["):
+        raise ModelFileError(
+            f"{path}: a JSON array, not a model: rjs-bridge reads Torch7 "
+            "checkpoints and the JSON objects its exports and RecurrentJS write"
+        )
     if not head.lstrip().startswith(b"{"):
         checkpoint = (reader or ReaderChoice()).load(path, long_size=long_size)
         return ModelFile(recognise(checkpoint.root, str(path)), "t7")

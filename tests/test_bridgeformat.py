@@ -488,6 +488,19 @@ def test_read_model_refuses_json_of_neither_format(tmp_path: Path) -> None:
         read_model(path)
 
 
+def test_read_model_calls_a_json_array_a_json_array(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text("  [1, 2, 3]")
+
+    with pytest.raises(ModelFileError) as raised:
+        read_model(path)
+
+    assert str(raised.value) == (
+        f"{path}: a JSON array, not a model: rjs-bridge reads Torch7 checkpoints "
+        "and the JSON objects its exports and RecurrentJS write"
+    )
+
+
 def test_docs_matrix_examples_are_the_same_matrix() -> None:
     docs = Path(__file__).parent.parent / "docs" / "bridge-format.md"
     examples = [
