@@ -27,13 +27,12 @@ def check_finite(values: np.ndarray, label: str) -> None:
             f"{values.storage.size} (sizes {values.shape}, strides "
             f"{values.torch_stride}): it repeats elements, as no trained weight does"
         )
-    if _all_finite(values):
+    bad = _first_bad(values)
+    if bad is None:
         return
-    bad = np.argwhere(~np.isfinite(values))
-    first = tuple(int(i) for i in bad[0])
-    where = ", ".join(str(i + 1) for i in first)
+    where, value, count = bad
     raise UnsupportedError(
-        f"{label}[{where}] is {values[first]} ({len(bad)} such values); "
+        f"{label}[{where}] is {value} ({count} such values); "
         "the checkpoint's weights are broken and no export can hold them"
     )
 
@@ -60,17 +59,23 @@ def check_model_finite(model: RecurrentModel) -> None:
                 (f"{name} bias", weights.b),
             ]
     for label, values in arrays:
-        if not _all_finite(values):
-            bad = np.argwhere(~np.isfinite(values))
-            first = tuple(int(i) for i in bad[0])
-            where = ", ".join(str(i + 1) for i in first)
+        bad = _first_bad(values)
+        if bad is not None:
+            where, value, _ = bad
             raise UnsupportedError(
-                f"{model.source.file}: {label}[{where}] comes to {values[first]} "
+                f"{model.source.file}: {label}[{where}] comes to {value} "
                 "once converted (biases summed, normalization folded in), which "
                 "no export can hold"
             )
 
 
-def _all_finite(values: np.ndarray) -> bool:
-    # The common case, at a third of the cost of finding where the bad ones are.
-    return bool(np.isfinite(values).all())
+def _first_bad(values: np.ndarray) -> tuple[str, float, int] | None:
+    """Where the first value that is not finite is (1-based indices), what it
+    is, and how many there are; None when all are finite."""
+    # The common case first, at a third of the cost of finding the bad ones.
+    if np.isfinite(values).all():
+        return None
+    bad = np.argwhere(~np.isfinite(values))
+    first = tuple(int(i) for i in bad[0])
+    where = ", ".join(str(i + 1) for i in first)
+    return where, float(values[first]), len(bad)
