@@ -91,7 +91,14 @@ def write(
 class _WriteBehind:
     """Writes on a second thread, so that the kernel's copying of one chunk
     into the page cache overlaps the formatting of the next (file writes
-    release the GIL; formatting does not)."""
+    release the GIL; formatting does not).
+
+    The hand-over uses queue.SimpleQueue, whose put and get are each one C
+    call: the KeyboardInterrupt of Ctrl-C, or the SystemExit rjs-bridge
+    raises on SIGTERM, comes between them, never inside. queue.Queue's
+    locking is Python code, and an interrupt landing inside it could leave
+    its lock held, so that the clean-up waited for it forever.
+    """
 
     # Pieces in flight at most: bounds the memory they hold (about 10 MB).
     DEPTH = 8
@@ -99,8 +106,16 @@ class _WriteBehind:
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.written = 0
-        self.pieces: queue.Queue[bytes | memoryview | None] = queue.Queue(self.DEPTH)
+        self.pieces: queue.SimpleQueue[bytes | memoryview | None] = queue.SimpleQueue()
+        # One token per piece that may be in flight: taken before a piece is
+        # handed over, given back once it is written.
+        self.slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(self.DEPTH):
+            self.slots.put(None)
         self.error: BaseException | None = None
+        # Set when the formatting stopped with an exception: the output is
+        # being thrown away, so the pieces still queued are not written.
+        self.abandoned = False
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> _WriteBehind:
@@ -108,7 +123,10 @@ class _WriteBehind:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            self.abandoned = True
         self.pieces.put(None)
+        # At most the one piece being written is waited for.
         self.thread.join()
         if self.error is not None and exc[0] is None:
             raise self.error
@@ -116,16 +134,18 @@ class _WriteBehind:
     def write(self, piece: bytes | memoryview) -> None:
         if self.error is not None:
             raise self.error
-        self.written += len(piece)
+        self.slots.get()
         self.pieces.put(piece)
+        self.written += len(piece)
 
     def _run(self) -> None:
         while (piece := self.pieces.get()) is not None:
-            if self.error is None:
+            if self.error is None and not self.abandoned:
                 try:
                     self.out.write(piece)
                 except BaseException as e:  # handed to the formatting thread
                     self.error = e
+            self.slots.put(None)
 
 
 def _write_array(sink: _WriteBehind, array: Streamed) -> None:

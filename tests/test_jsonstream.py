@@ -4,6 +4,9 @@ encoding it whole."""
 from __future__ import annotations
 
 import io
+import signal
+import threading
+import time
 
 import msgspec
 import numpy as np
@@ -87,3 +90,51 @@ def test_write_streams_float32_base64_in_whole_chunks(
     text = msgspec.json.decode(out.getvalue())["first"]
     expected = base64.b64encode(values.astype("<f4").tobytes()).decode()
     assert text == expected
+
+
+class _Stuck(io.RawIOBase):
+    """A sink whose first write waits until released, as a slow disk would."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.writes = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        self.writes += 1
+        self.release.wait(30)
+        return len(data)  # type: ignore[arg-type]
+
+
+def test_interrupted_write_unwinds_at_once_and_writes_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C while every slot is taken and the formatting thread waits for
+    # one: the interrupt unwinds the write, the pieces still queued are not
+    # written, and no thread is left behind.
+    monkeypatch.setattr(jsonstream, "CHUNK", 1)
+    sink = _Stuck()
+    doc = _Doc("m", jsonstream.placeholder(0), {})
+    main = threading.get_ident()
+
+    def interrupt() -> None:
+        while sink.writes == 0:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the formatting thread is now waiting for a slot
+        signal.pthread_kill(main, signal.SIGINT)
+        time.sleep(0.2)
+        sink.release.set()
+
+    before = set(threading.enumerate())
+    helper = threading.Thread(target=interrupt)
+    helper.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        jsonstream.write(sink, doc, [np.zeros(100)])  # type: ignore[arg-type]
+    helper.join()
+
+    assert time.monotonic() - started < 10
+    assert sink.writes == 1
+    assert set(threading.enumerate()) == before
