@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import signal
 import stat
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -196,3 +199,27 @@ def test_finding_torch_in_an_unreadable_place_is_not_an_error(
 
     assert result.exit_code == 0, result.output
     assert "read by: rjs-bridge's embedded reader" in result.output
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+def test_commands_are_imported_with_interrupts_held_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An interrupt inside orjson's own imports crashed the process; while a
+    # command's modules load, SIGINT and SIGTERM wait, then act.
+    masks = []
+    real_import = importlib.import_module
+
+    def import_module(name: str) -> object:
+        masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, set()))
+        if name == "bridge.cli.inspect":
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        return real_import(name)
+
+    monkeypatch.setattr(importlib, "import_module", import_module)
+
+    with pytest.raises(KeyboardInterrupt):
+        cli.get_command(click.Context(cli), "inspect")
+
+    assert {signal.SIGINT, signal.SIGTERM} <= masks[0]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
