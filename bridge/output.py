@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bridge.errors import OutputError
+from bridge.signals import interrupts_held
 
 
 def check_output_path(output: Path, *inputs: Path) -> None:
@@ -65,26 +66,41 @@ def atomic_output(output: Path | None) -> Iterator[BinaryIO]:
     # Through a symbolic link, replace the file it names, not the link.
     output = output.resolve()
     mode = _mode_of(output)
+    # Interrupts wait while the temporary file is made and while it is put
+    # in place: between the file appearing and this block knowing its name,
+    # or in the middle of the swap, a Ctrl-C would leave it behind. One that
+    # comes as a held block ends finds the clean-up below ready for it.
+    temp: str | None = None
+    f: BinaryIO | None = None
+    placed = False
     try:
-        fd, temp = tempfile.mkstemp(
-            prefix=f".{output.name}.", suffix=".part", dir=output.parent
-        )
-    except OSError as e:
-        raise OutputError(
-            f"{output}: cannot create a file there: {e.strerror}"
-        ) from None
-    try:
+        with interrupts_held():
+            try:
+                fd, temp = tempfile.mkstemp(
+                    prefix=f".{output.name}.", suffix=".part", dir=output.parent
+                )
+            except OSError as e:
+                raise OutputError(
+                    f"{output}: cannot create a file there: {e.strerror}"
+                ) from None
+            f = os.fdopen(fd, "wb")
         # No fsync: the rename already guarantees that a failed or interrupted
         # run never shows a partial file, and an output lost to a power cut
         # is made again from its input; forcing 100 MB to disk first would
         # add a tenth of the export's time.
-        with os.fdopen(fd, "wb") as f:
+        with f:
             yield f
-        os.chmod(temp, mode)
-        _replace(temp, output)
+        with interrupts_held():
+            os.chmod(temp, mode)
+            _replace(temp, output)
+            placed = True
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+        if temp is not None and not placed:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
         raise
 
 

@@ -8,8 +8,10 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -17,6 +19,7 @@ from click.testing import CliRunner
 
 from bridge import output
 from bridge.cli import cli
+from bridge.output import atomic_output
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "lstm_1x16_dropout.t7"
@@ -223,3 +226,38 @@ def test_commands_are_imported_with_interrupts_held_back(
 
     assert {signal.SIGINT, signal.SIGTERM} <= masks[0]
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+@pytest.mark.parametrize("moment", ["making the file", "putting it in place"])
+def test_ctrl_c_at_the_edges_of_an_output_leaves_no_part_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str
+) -> None:
+    # A Ctrl-C as the temporary file is made, or in the middle of the swap,
+    # waits until the step is whole: either no output, or the new one.
+    out = tmp_path / "model.json"
+    out.write_text("old")
+    me = threading.get_ident()
+
+    def interrupting(real: Any, after: bool) -> Any:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            if not after:
+                signal.pthread_kill(me, signal.SIGINT)
+            result = real(*args, **kwargs)
+            if after:
+                signal.pthread_kill(me, signal.SIGINT)
+            return result
+
+        return step
+
+    # Just after the file exists; just before the swap begins.
+    if moment == "making the file":
+        monkeypatch.setattr(tempfile, "mkstemp", interrupting(tempfile.mkstemp, True))
+    else:
+        monkeypatch.setattr(output, "_replace", interrupting(output._replace, False))
+
+    with pytest.raises(KeyboardInterrupt), atomic_output(out) as f:
+        f.write(b"new")
+
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+    assert out.read_text() == ("old" if moment == "making the file" else "new")

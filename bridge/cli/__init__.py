@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from bridge import __version__
 from bridge.errors import BridgeError
+from bridge.signals import interrupts_held
 
 # Command name -> the module defining it, imported only when the command
 # runs (or --help lists them), so each command starts without loading the
@@ -47,7 +46,7 @@ class _Group(click.Group):
         # github.com/ijl/orjson/issues/310; Ctrl-C at that moment crashed
         # about one export in 300). Ctrl-C and SIGTERM wait until the
         # command's modules are loaded, a tenth of a second, then act.
-        with _signals_held():
+        with interrupts_held():
             loaded = importlib.import_module(module)
         command = getattr(loaded, name.replace("-", "_"))
         assert isinstance(command, click.Command)
@@ -103,20 +102,6 @@ def main() -> None:
         # for the process to hand the memory back anyway. Everything that
         # needs closing is closed by now.
         gc.freeze()
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back during the block; any that came are
-    delivered as it ends."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _terminated(signum: int, frame: object) -> None:
