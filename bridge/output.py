@@ -169,6 +169,21 @@ def _mode_of(output: Path) -> int:
         return 0o666 & ~mask
 
 
+def write_all(out: BinaryIO, data: bytes | bytearray | memoryview) -> None:
+    """Write all of ``data`` to ``out`` or raise.
+
+    A buffered stream can take only part of a big write and report the short
+    count without an error, as when the pipe it writes into is closed
+    midway (``| head``); writing the rest raises the error that stopped it.
+    """
+    view = memoryview(data).cast("B")
+    while view:
+        written = out.write(view)
+        if not written:
+            raise OSError(f"writing {len(view)} bytes made no progress")
+        view = view[written:]
+
+
 def size_text(n: int) -> str:
     """A byte count for people: ``1.3 MB``, ``98.6 kB``, ``512 bytes``."""
     if n >= 1 << 20:

@@ -58,10 +58,12 @@ class _Group(click.Group):
         except BridgeError as e:
             raise click.ClickException(str(e)) from None
         except BrokenPipeError:
-            # The reader went away (| head): stop quietly, as Unix tools do.
-            # Point stdout at /dev/null so the exit's flush does not fail too.
+            # The reader went away (| head): stop quietly with the status of a
+            # Unix tool that SIGPIPE ended, 128 + 13, since the output is
+            # incomplete. Point stdout at /dev/null so the exit's flush does
+            # not fail too.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise click.exceptions.Exit(0) from None
+            raise click.exceptions.Exit(128 + signal.SIGPIPE) from None
         except OSError as e:
             # Writing results failed (a full disk, /dev/full).
             where = f"{e.filename}: " if e.filename else ""

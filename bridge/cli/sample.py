@@ -10,6 +10,7 @@ import click
 from bridge.cli.options import finite, reader_options
 from bridge.errors import UnsupportedError
 from bridge.modelfile import read_model
+from bridge.output import write_all
 from bridge.sample import DEFAULT_LENGTH
 from bridge.sample import sample as sample_text
 from bridge.t7.backends import ReaderChoice
@@ -76,7 +77,7 @@ def sample(
     out = sys.stdout.buffer
     try:
         for piece in pieces:
-            out.write(piece)
+            write_all(out, piece)
     except UnsupportedError as e:
         # Scores that overflow show only once generating: name the file here.
         raise UnsupportedError(f"{model}: {e}") from None

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bridge.output import atomic_output, check_output_path
+from bridge.output import atomic_output, check_output_path, write_all
 from bridge.t7.classes import FLOATING_TYPES, ArrayClass, parse_array_class
 from bridge.t7.objects import Table, TorchArray, TorchFunction, TorchObject
 from bridge.t7.reader import read_checkpoint
@@ -85,7 +85,7 @@ def to_cpu_file(
     data = dumps(copy.root, long_size=checkpoint.long_size)
 
     with atomic_output(output) as f:
-        f.write(data)
+        write_all(f, data)
     logger.debug("wrote %d bytes to %s", len(data), output)
     return CpuFileReport(output=output, copy=copy, size=len(data))
 

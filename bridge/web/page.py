@@ -25,7 +25,7 @@ import msgspec
 from bridge import __version__
 from bridge.bridgeformat.encode import encode
 from bridge.modelfile import ModelFile, read_model, sha256_file
-from bridge.output import atomic_output, check_output_path, size_text
+from bridge.output import atomic_output, check_output_path, size_text, write_all
 from bridge.t7.backends import ReaderChoice
 
 PageEncoding = Literal["auto", "numbers", "float32"]
@@ -172,7 +172,7 @@ def write_page(
     page = render_page(model).encode("utf-8")
 
     with atomic_output(output) as f:
-        f.write(page)
+        write_all(f, page)
     return PageResult(
         model=model,
         output=output,
