@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from bridge import jsonstream
-from bridge.errors import UnsupportedError
+from bridge.errors import CheckpointError, UnsupportedError
 from bridge.models import recognise
 from bridge.models.types import RecurrentModel
 from bridge.output import atomic_output, check_output_path, size_text
 from bridge.recurrentjs.mapping import AUTO_BOUNDARY, Boundary, Mapping, to_recurrentjs
 from bridge.t7.backends import ReaderChoice
+from bridge.t7.sniff import describe_non_torch_file
 
 if TYPE_CHECKING:
     from bridge.bridgeformat.encode import Encoding
@@ -88,6 +89,11 @@ def export(
             "RecurrentJS's format holds plain numbers only; the float32 encoding "
             "needs --format bridge"
         )
+    # What the input is, before where the output goes: a JSON file given
+    # here would otherwise hear only that its default output is itself.
+    problem = describe_non_torch_file(model_path)
+    if problem is not None:
+        raise CheckpointError(model_path, problem)
     if output is not None:
         check_output_path(output, model_path)
 

@@ -173,6 +173,22 @@ def test_load_foreign_file_says_what_it_is(
         load(path)
 
 
+def test_export_of_a_json_file_says_what_it_is_not_that_it_is_its_own_output(
+    tmp_path: Path,
+) -> None:
+    # The default output of model.json is model.json itself; what the input
+    # is matters more than that.
+    path = written(tmp_path, b'{"hidden_sizes": [20], "generator": "lstm"}', "m.json")
+
+    result = CliRunner().invoke(cli, ["export", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {path}: this is a JSON file, not a checkpoint: rjs-bridge reads "
+        "the .t7 file a model was trained into and writes JSON itself\n"
+    )
+
+
 def test_load_binary_file_of_no_known_kind_names_the_tag(tmp_path: Path) -> None:
     # Its first four bytes, c8 c9 ca cb, are the int -875902520.
     path = written(tmp_path, bytes(range(200, 256)) * 4)

@@ -9,8 +9,10 @@ and what to do about it.
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import struct
+from pathlib import Path
 
 # A binary Torch file starts with a type tag; an ASCII one with its digits.
 _TORCH_TAGS = range(0, 9)
@@ -110,6 +112,18 @@ def describe_non_torch(head: bytes, size: int | None = None) -> str | None:
             "in Torch's ASCII format start with a type number on its own line)"
         )
     return None
+
+
+def describe_non_torch_file(path: Path) -> str | None:
+    """:func:`describe_non_torch` for the file at ``path``; None when it
+    cannot be read, which the reader then reports."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    return describe_non_torch(head, size)
 
 
 def _is_safetensors(head: bytes, size: int | None) -> bool:
