@@ -272,3 +272,30 @@ def test_export_truncated_checkpoint_names_byte(
     assert result.exit_code == 1
     assert message in result.output
     assert not (tmp_path / "cut.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["export", "--boundary", "ab"],
+            "Error: Invalid value for '--boundary': 'ab' is not one character; use "
+            "a character such as '.', or an escape such as '\\n' or '\\x0a'\n",
+        ),
+        (
+            ["inspect", "--depth", "-1"],
+            "Error: Invalid value for '--depth': -1 is not in the range x>=0.\n",
+        ),
+    ],
+    ids=["boundary", "depth"],
+)
+def test_bad_option_values_name_their_option(
+    arguments: list[str], message: str
+) -> None:
+    command, *options = arguments
+    model = str(FIXTURES / "lstm_2x20.t7")
+
+    result = CliRunner().invoke(cli, [command, model, *options])
+
+    assert result.exit_code == 2
+    assert result.stderr.endswith(message)

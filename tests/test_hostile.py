@@ -242,7 +242,8 @@ def test_load_storage_cut_short_is_refused_not_read_short(tmp_path: Path) -> Non
     with pytest.raises(
         CheckpointError,
         match=r"byte 37, at <root>: torch\.FloatStorage claims 12 elements \(48 "
-        r"bytes\) but only 44 bytes follow \(reading with 8-byte longs\)",
+        r"bytes\) but only 44 bytes follow \(reading with 8-byte longs, as asked; "
+        r"without a width the reader finds the file's own\)",
     ):
         read_checkpoint(path, long_size=8)
     # Read with 4-byte longs, these bytes hold 12 whole elements: the reader
@@ -1163,7 +1164,10 @@ def test_cli_long_size_that_does_not_fit_names_the_width(tmp_path: Path) -> None
     result = run_cli("export", FIXTURES / "lstm_2x20.t7", "-o", out, "--long-size", "4")
 
     assert result.exit_code == 1
-    assert "table key is nil (reading with 4-byte longs)" in result.output
+    assert result.output.endswith(
+        "table key is nil (reading with 4-byte longs, as asked; without a width "
+        "the reader finds the file's own)\n"
+    )
     assert not out.exists()
 
 

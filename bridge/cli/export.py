@@ -19,7 +19,11 @@ log = logging.getLogger(__name__)
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\\\": "\\", "\\0": "\0"}
 
 
-def _boundary(value: str) -> str:
+def _boundary(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    if value is None:
+        return None
     text = _ESCAPES.get(value, value)
     if len(text) == 4 and text.startswith("\\x"):
         with contextlib.suppress(ValueError):
@@ -64,6 +68,7 @@ def _boundary(value: str) -> str:
 @click.option(
     "--boundary",
     metavar="CHAR",
+    callback=_boundary,
     help="The character that plays RecurrentJS's START/END token 0 "
     "(default: the newline, when the vocabulary has one). Escapes: \\n, \\t, \\xHH.",
 )
@@ -107,7 +112,7 @@ def export(
     if no_boundary:
         choice = NO_BOUNDARY
     elif boundary is not None:
-        choice = Boundary(_boundary(boundary))
+        choice = Boundary(boundary)
 
     if output is None:
         output = default_output(model)

@@ -14,7 +14,11 @@ from bridge.t7.backends import ReaderChoice
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
-    "--depth", default=3, show_default=True, help="How many levels of the tree to show."
+    "--depth",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="How many levels of the tree to show.",
 )
 @reader_options
 def inspect(model: Path, depth: int, reader: ReaderChoice) -> None:

@@ -120,7 +120,11 @@ def read_checkpoint(path: str | Path, *, long_size: int | None = None) -> Checkp
     elif long_size is not None:
         result = attempt(long_size)
         if isinstance(result, _Failure):
-            raise result.error(path, f" (reading with {long_size}-byte longs)")
+            raise result.error(
+                path,
+                f" (reading with {long_size}-byte longs, as asked; without a "
+                "width the reader finds the file's own)",
+            )
         chosen = long_size
     else:
         chosen, result = _detect_long_size(path, attempt, reader.collect)
