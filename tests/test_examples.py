@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bridge.cli import cli
@@ -38,3 +41,49 @@ def test_readme_shows_the_real_summary_and_sentence() -> None:
         "pip install . && rjs-bridge export examples/pg_lstm_2x64.cuda.t7",
         "pip install '.[test]' && python -m pytest",
     ]
+
+
+def _writing_transcripts(readme: str) -> list[tuple[str, str]]:
+    """The README's ``$ rjs-bridge export|page|to-cpu ...`` lines, each with
+    the line it shows printed."""
+    lines = readme.splitlines()
+    return [
+        (line[2:], lines[i + 1])
+        for i, line in enumerate(lines)
+        if line.startswith(
+            ("$ rjs-bridge export", "$ rjs-bridge page", "$ rjs-bridge to-cpu")
+        )
+    ]
+
+
+def test_readme_transcripts_show_what_the_commands_print(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run from the repository as the README does, but write into tmp_path.
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    transcripts = _writing_transcripts(readme)
+    assert len(transcripts) == 5
+
+    for command, shown in transcripts:
+        arguments = shlex.split(command)[1:]
+        target = None
+        if "-o" in arguments:
+            at = arguments.index("-o") + 1
+            target = arguments[at]
+            arguments[at] = str(tmp_path / target)
+        elif not shown.startswith("Error: "):
+            found = re.search(r" -> (\S+), ", shown)
+            assert found, shown
+            target = found.group(1)
+            arguments += ["-o", str(tmp_path / Path(target).name)]
+
+        result = CliRunner().invoke(cli, arguments)
+
+        printed = result.stderr.rstrip("\n")
+        if target is not None:
+            written = arguments[arguments.index("-o") + 1]
+            printed = printed.replace(written, target)
+        # Only the seconds may differ.
+        seconds = re.compile(r"\d+\.\d\d s$")
+        assert seconds.sub("", printed) == seconds.sub("", shown), command
