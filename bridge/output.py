@@ -50,8 +50,9 @@ def atomic_output(output: Path | None) -> Iterator[BinaryIO]:
     when the block finishes without an exception.
     """
     if output is None or str(output) == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        out = standard_output()
+        yield out
+        out.flush()
         return
     if _is_special(output):
         # Devices and pipes cannot be replaced, and need not be.
@@ -167,6 +168,16 @@ def _mode_of(output: Path) -> int:
         mask = os.umask(0)
         os.umask(mask)
         return 0o666 & ~mask
+
+
+def standard_output() -> BinaryIO:
+    """The binary standard output; OutputError when the process has none (it
+    was started with ``>&-``), rather than results silently lost."""
+    if sys.stdout is None:
+        raise OutputError(
+            "standard output is closed, so the results have nowhere to go"
+        )
+    return sys.stdout.buffer
 
 
 def write_all(out: BinaryIO, data: bytes | bytearray | memoryview) -> None:

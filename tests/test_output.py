@@ -274,3 +274,29 @@ def test_ctrl_c_at_the_edges_of_an_output_leaves_no_part_file(
 
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
     assert out.read_text() == ("old" if moment == "making the file" else "new")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", str(SMALL), "-o", "-"],
+        ["sample", str(SMALL), "-n", "5"],
+        ["inspect", str(SMALL)],
+        ["verify", str(SMALL), str(SMALL)],
+    ],
+    ids=["export", "sample", "inspect", "verify"],
+)
+def test_results_for_a_closed_standard_output_are_an_error(
+    command: list[str],
+) -> None:
+    # Started with stdout closed (>&-): one line of error, not a traceback,
+    # and not a success with the results lost.
+    line = " ".join([sys.executable, "-m", "bridge.cli", *command])
+    done = subprocess.run(
+        f"{line} >&-", shell=True, executable="/bin/bash", capture_output=True
+    )
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        b"Error: standard output is closed, so the results have nowhere to go\n"
+    )

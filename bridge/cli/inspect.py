@@ -8,6 +8,7 @@ import click
 
 from bridge.cli.options import reader_options
 from bridge.inspect import describe
+from bridge.output import standard_output
 from bridge.t7.backends import ReaderChoice
 
 
@@ -24,6 +25,7 @@ from bridge.t7.backends import ReaderChoice
 def inspect(model: Path, depth: int, reader: ReaderChoice) -> None:
     """Print the object tree of MODEL.t7: classes, tensor shapes and dtypes,
     training options and vocabulary size. Needs no Torch."""
+    standard_output()  # before the work: a closed one would lose the result
     checkpoint = reader.load(model)
     for line in describe(checkpoint, depth=depth):
         click.echo(line)

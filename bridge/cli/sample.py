@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -10,7 +9,7 @@ import click
 from bridge.cli.options import finite, reader_options
 from bridge.errors import UnsupportedError
 from bridge.modelfile import read_model
-from bridge.output import write_all
+from bridge.output import standard_output, write_all
 from bridge.sample import DEFAULT_LENGTH
 from bridge.sample import sample as sample_text
 from bridge.t7.backends import ReaderChoice
@@ -74,7 +73,7 @@ def sample(
         seed=seed,
         greedy=argmax,
     )
-    out = sys.stdout.buffer
+    out = standard_output()
     try:
         for piece in pieces:
             write_all(out, piece)

@@ -8,6 +8,7 @@ import click
 
 from bridge.cli.options import finite, reader_options
 from bridge.modelfile import ModelFile, read_model, sha256_file
+from bridge.output import standard_output
 from bridge.t7.backends import ReaderChoice
 from bridge.verify import (
     DEFAULT_TOLERANCE,
@@ -62,6 +63,7 @@ def verify(
         raise click.BadParameter(
             "is empty; give text to feed, or leave it out", param_hint="'--text'"
         )
+    standard_output()  # before the work: a closed one would lose the verdict
     reference = read_model(checkpoint, reader=reader)
     other = read_model(exported)
     result = verify_export(reference, other, text=text, tolerance=tolerance)
